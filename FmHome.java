@@ -1,0 +1,139 @@
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * Where a home's files are (overview.md "Environment", state.md).
+ *
+ * The checkout (where fm-watch.java lives) is found, in order: the {@code fm.script} system
+ * property that a script's first line passes when run directly ({@code ./fm-watch.java});
+ * else the current directory when it holds fm-watch.java ({@code jbang fm-watch.java} or an
+ * alias, run from the checkout); else FM_HOME when it holds fm-watch.java. Every way of
+ * running from one checkout therefore yields the same real path. When none applies we say
+ * so and ask for FM_HOME instead of guessing.
+ */
+final class FmHome {
+    static final String WATCHER_SCRIPT = "fm-watch.java";
+
+    final Path home;
+    final Path state;
+    /** Real path of this checkout's fm-watch.java. */
+    final Path watcherPath;
+
+    private FmHome(Path home, Path state, Path watcherPath) {
+        this.home = home;
+        this.state = state;
+        this.watcherPath = watcherPath;
+    }
+
+    /** A home that cannot be resolved; the message is one line for the user. */
+    static final class Unresolved extends Exception {
+        Unresolved(String message) { super(message); }
+    }
+
+    static FmHome resolve(Knobs knobs) throws Unresolved {
+        Optional<Path> checkout = checkoutDir(knobs);
+        String homeVar = knobs.raw("FM_HOME");
+        if (homeVar == null) homeVar = knobs.raw("FM_ROOT_OVERRIDE");
+        Path home;
+        if (homeVar != null) {
+            home = canonical(Path.of(homeVar));
+        } else if (checkout.isPresent()) {
+            home = checkout.get();
+        } else {
+            throw new Unresolved("cannot tell where the firstmate checkout is; run from it or set FM_HOME");
+        }
+        if (checkout.isEmpty() && Files.isRegularFile(home.resolve(WATCHER_SCRIPT))) checkout = Optional.of(home);
+        if (checkout.isEmpty()) {
+            throw new Unresolved("cannot tell where " + WATCHER_SCRIPT
+                    + " is; run the command from the checkout, or as ./" + WATCHER_SCRIPT + " directly");
+        }
+        String stateVar = knobs.raw("FM_STATE_OVERRIDE");
+        Path state = stateVar != null ? Path.of(stateVar).toAbsolutePath().normalize() : home.resolve("state");
+        return new FmHome(home, state, checkout.get().resolve(WATCHER_SCRIPT));
+    }
+
+    /** For tests and tools that already know all three. */
+    static FmHome of(Path home, Path state, Path watcherPath) {
+        return new FmHome(home, state, watcherPath);
+    }
+
+    private static Optional<Path> checkoutDir(Knobs knobs) {
+        String script = System.getProperty("fm.script");
+        if (script != null && !script.isEmpty()) {
+            Path dir = Path.of(script).toAbsolutePath().getParent();
+            if (dir != null && Files.isRegularFile(dir.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(dir));
+        }
+        Path cwd = Path.of("").toAbsolutePath();
+        if (Files.isRegularFile(cwd.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(cwd));
+        return Optional.empty();
+    }
+
+    private static Path canonical(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        try {
+            return abs.toRealPath();
+        } catch (IOException e) {
+            return abs;
+        }
+    }
+
+    /** Creates the state directory if missing; the message names it when that fails. */
+    void ensureState() throws IOException {
+        try {
+            Files.createDirectories(state);
+        } catch (IOException e) {
+            throw new IOException("cannot create state directory " + state + " (" + e.getClass().getSimpleName()
+                    + "); check its permissions or set FM_STATE_OVERRIDE", e);
+        }
+    }
+
+    // --- the files of state.md ---
+    Path file(String name) { return state.resolve(name); }
+    Path watchLock()       { return file(".watch.lock"); }
+    Path beacon()          { return file(".last-watcher-beat"); }
+    Path wakeQueue()       { return file(".wake-queue"); }
+    Path wakeQueueSeq()    { return file(".wake-queue.seq"); }
+    Path wakeQueueLock()   { return file(".wake-queue.lock"); }
+    Path lastCheck()       { return file(".last-check"); }
+    Path lastHeartbeat()   { return file(".last-heartbeat"); }
+    Path heartbeatStreak() { return file(".heartbeat-streak"); }
+
+    /** {@code task.status} -> {@code .seen-task_status}. */
+    static String seenName(String signalFile) { return ".seen-" + signalFile.replace('.', '_'); }
+
+    /** A tmux target as a marker suffix: {@code :}, {@code /} and {@code .} become {@code _}. */
+    static String windowKey(String window) { return window.replaceAll("[:/.]", "_"); }
+
+    // --- mtimes ---
+    /** How long ago {@code p} was modified (following links); empty when it does not exist. */
+    static Optional<Duration> age(Path p) {
+        try {
+            Instant t = Files.getLastModifiedTime(p).toInstant();
+            Duration d = Duration.between(t, Instant.now());
+            return Optional.of(d.isNegative() ? Duration.ZERO : d);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Sets the mtime to now, creating an empty file if missing. */
+    static void touch(Path p) throws IOException {
+        try {
+            Files.setLastModifiedTime(p, FileTime.from(Instant.now()));
+        } catch (java.nio.file.NoSuchFileException e) {
+            try {
+                Files.createFile(p);
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                Files.setLastModifiedTime(p, FileTime.from(Instant.now()));
+            }
+        }
+    }
+
+    /** Whole seconds, as every status line prints ages. */
+    static long secs(Duration d) { return d.getSeconds(); }
+}

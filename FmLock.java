@@ -1,0 +1,435 @@
+//usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
+//JAVA 17+
+//SOURCES Knobs.java FmProc.java
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * The single-winner lock of lock.md, shared with firstmate's bash tools.
+ *
+ * INVARIANT: at most one acquirer holds a lock at any moment. A holder is whoever created
+ * the link {@code <lock> -> <lock>.owner.<random>} and then claimed it; the owner directory,
+ * not the pid, is the token, so threads of one JVM are as distinct as processes.
+ * Every step below that removes something re-reads what it is about to remove first; the
+ * races each check defends are named where the check is.
+ *
+ * Command line (for shells and cross-implementation tests):
+ *   FmLock.java try-acquire <lock> [--hold <seconds>]   prints "acquired pid=<N>" (exit 0)
+ *                                                        or "held pid=<N or nothing>" (exit 1)
+ *   FmLock.java identity <pid>                           prints the identity line (exit 1: no such process)
+ * Usage errors exit 2. Knob: FM_LOCK_STALE_AFTER (seconds, floored at 2 for a pid-less lock).
+ */
+final class FmLock {
+    /** The files a held lock may contain; removal takes exactly these, then the directory. */
+    static final List<String> KNOWN_FILES = List.of("pid", "fm-home", "watcher-path", "pid-identity");
+    /** A lock with no readable pid is presumed mid-acquire for at least this long. */
+    static final Duration MID_ACQUIRE_FLOOR = Duration.ofSeconds(2);
+    /** A holder's process cannot be younger than its pid file by more than this. */
+    static final Duration RECYCLE_MARGIN = Duration.ofSeconds(2);
+    static final Duration WAIT_STEP = Duration.ofMillis(100);
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final long MY_PID = ProcessHandle.current().pid();
+
+    private FmLock() {}
+
+    // ------------------------------------------------------------------ results
+
+    /** The outcome of one attempt: either we hold the lock, or somebody (maybe unknown) does. */
+    record Attempt(Optional<Held> held, OptionalLong holder) {
+        static Attempt won(Held h) { return new Attempt(Optional.of(h), OptionalLong.of(MY_PID)); }
+        static Attempt lost(OptionalLong holder) { return new Attempt(Optional.empty(), holder); }
+        boolean acquired() { return held.isPresent(); }
+    }
+
+    /** Thrown by {@link #acquireWithin} when the deadline passes. */
+    static final class Timeout extends Exception {
+        final OptionalLong holder;
+        Timeout(Path lock, Duration waited, OptionalLong holder) {
+            super("could not take " + lock + " within " + waited.toSeconds() + "s (held by "
+                    + (holder.isPresent() ? "pid " + holder.getAsLong() : "an unknown process") + ")");
+            this.holder = holder;
+        }
+    }
+
+    /** A lock we hold. Closing it releases it, and only if it is still ours. */
+    static final class Held implements AutoCloseable {
+        private final Path lock;
+        private final Path owner;
+        private boolean released;
+
+        private Held(Path lock, Path owner) { this.lock = lock; this.owner = owner; }
+
+        Path path() { return lock; }
+        Path ownerDir() { return owner; }
+
+        /** True while the link still points at our owner directory and it still names our pid. */
+        boolean stillHeld() {
+            return owner.equals(readLink(lock)) && readPid(owner.resolve("pid")).equals(OptionalLong.of(MY_PID));
+        }
+
+        /** Writes one of the known metadata files (one line) into the owner directory. */
+        void writeMeta(String name, String value) throws IOException {
+            if (!KNOWN_FILES.contains(name) || name.equals("pid")) throw new IllegalArgumentException(name);
+            Files.writeString(owner.resolve(name), value.replaceAll("[\\r\\n]", " ") + "\n");
+        }
+
+        @Override
+        public synchronized void close() {
+            if (released) return;
+            released = true;
+            // Only the holder releases: the link must still point at our token and the token
+            // must still name us. Nobody can take a lock from a live, identity-matching holder,
+            // so nothing can replace the link between this check and the removal.
+            if (stillHeld()) {
+                deleteQuietly(lock);
+            }
+            // Our owner directory is ours alone either way; leave nothing behind.
+            removeOwnerDir(owner);
+        }
+    }
+
+    // ------------------------------------------------------------------ acquire
+
+    /** One acquire (lock.md "Acquire, once"), with the stale threshold from FM_LOCK_STALE_AFTER. */
+    static Attempt tryAcquire(Path lock) {
+        return tryAcquire(lock, Knobs.fromEnvironment().lockStaleAfter());
+    }
+
+    static Attempt tryAcquire(Path lock, Duration staleAfter) {
+        Duration floor = staleAfter.compareTo(MID_ACQUIRE_FLOOR) < 0 ? MID_ACQUIRE_FLOOR : staleAfter;
+        return acquireOnce(lock.toAbsolutePath().normalize(), floor);
+    }
+
+    /** Retries every 100 ms until the lock is ours or {@code limit} has passed. */
+    static Held acquireWithin(Path lock, Duration limit) throws Timeout, InterruptedException {
+        Duration stale = Knobs.fromEnvironment().lockStaleAfter();
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (true) {
+            Attempt a = tryAcquire(lock, stale);
+            if (a.acquired()) return a.held().get();
+            if (System.nanoTime() >= deadline) throw new Timeout(lock, limit, a.holder());
+            Thread.sleep(WAIT_STEP.toMillis());
+        }
+    }
+
+    private static Attempt acquireOnce(Path lock, Duration midAcquireFloor) {
+        Optional<Held> created = create(lock, null);
+        if (created.isPresent()) return Attempt.won(created.get());
+
+        Snapshot seen = Snapshot.of(lock);
+        if (seen.isHeldBy(midAcquireFloor)) return Attempt.lost(seen.pid);
+        if (seen.form == Form.OTHER) return Attempt.lost(OptionalLong.empty()); // never ours to remove
+
+        // It looks abandoned. Only the holder of the steal mutex may remove it; the mutex gets
+        // the same protocol with its own fixed floor, so FM_LOCK_STALE_AFTER=0 can never clear
+        // a live stealer's mutex.
+        Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
+        Attempt mutex = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
+        if (!mutex.acquired()) return Attempt.lost(Snapshot.of(lock).pid);
+        try (Held steal = mutex.held().get()) {
+            // Race: between our first look and taking the mutex, another stealer may have
+            // finished and a fresh holder may now be in place. Look again under the mutex.
+            Snapshot again = Snapshot.of(lock);
+            if (again.isHeldBy(midAcquireFloor) || !steal.stillHeld()) return Attempt.lost(again.pid);
+            // Race: a paused stealer (or a bash one) may still act. Re-verify immediately before
+            // removing that the lock is exactly what we judged abandoned.
+            Snapshot last = Snapshot.of(lock);
+            if (!last.sameLockAs(seen) || last.isHeldBy(midAcquireFloor)) return Attempt.lost(last.pid);
+            removeAbandoned(lock, last);
+            Optional<Held> mine = create(lock, steal.ownerDir());
+            return mine.map(Attempt::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+        }
+    }
+
+    /**
+     * Create and claim (lock.md "Create"). {@code allowedSteal} is the owner directory of the
+     * steal mutex we hold ourselves, if any; any other steal mutex in place makes us back off.
+     */
+    private static Optional<Held> create(Path lock, Path allowedSteal) {
+        Path owner;
+        try {
+            Path parent = lock.getParent().toRealPath();
+            lock = parent.resolve(lock.getFileName());
+            owner = parent.resolve(lock.getFileName() + ".owner." + Long.toHexString(RANDOM.nextLong() >>> 1));
+            Files.createDirectory(owner);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        Path pidFile = owner.resolve("pid");
+        String me = Long.toString(MY_PID);
+        try {
+            Files.writeString(pidFile, me + "\n");
+            if (!readPid(pidFile).equals(OptionalLong.of(MY_PID))) throw new IOException("pid mismatch");
+            if (Files.exists(lock, LinkOption.NOFOLLOW_LINKS)) throw new IOException("exists"); // also a dangling link
+            try {
+                Files.createSymbolicLink(lock, owner);
+            } catch (FileAlreadyExistsException e) {
+                // symlink(2) never descends into an existing directory (unlike `ln -s`), so no
+                // stray link to our owner can have been left inside a directory-form lock.
+                throw e;
+            }
+            if (!owner.equals(readLink(lock))) throw new IOException("link not ours");
+            // Claim. Race: a stealer that judged an older lock abandoned may remove our fresh
+            // link between create and claim; re-reading the pid and the link catches that, and
+            // a steal mutex in place means a reclaim is under way that we must not overtake.
+            Files.writeString(pidFile, me + "\n");
+            if (!readPid(pidFile).equals(OptionalLong.of(MY_PID)) || !owner.equals(readLink(lock))) {
+                throw new IOException("claim lost");
+            }
+            Path steal = lock.resolveSibling(lock.getFileName() + ".steal");
+            if (Files.exists(steal, LinkOption.NOFOLLOW_LINKS)
+                    && (allowedSteal == null || !allowedSteal.equals(readLink(steal)))) {
+                if (owner.equals(readLink(lock))) deleteQuietly(lock);
+                throw new IOException("steal in progress");
+            }
+            return Optional.of(new Held(lock, owner));
+        } catch (IOException | RuntimeException e) {
+            removeOwnerDir(owner);
+            return Optional.empty();
+        }
+    }
+
+    /** Removes the lock we judged abandoned: exactly its known files, never anything else. */
+    private static void removeAbandoned(Path lock, Snapshot s) {
+        if (s.form == Form.LINK) {
+            deleteQuietly(lock);
+            // Only an owner directory that looks like one of this lock's tokens is emptied; a
+            // link pointing anywhere else (hand-made, foreign) loses just the link.
+            if (s.target != null && isOwnerDirOf(lock, s.target)) removeOwnerDir(s.target);
+        } else if (s.form == Form.DIRECTORY) {
+            removeOwnerDir(lock);
+        }
+    }
+
+    private static boolean isOwnerDirOf(Path lock, Path target) {
+        Path t = target.isAbsolute() ? target : lock.resolveSibling(target);
+        return t.normalize().getParent() != null
+                && t.normalize().getParent().equals(lock.getParent())
+                && t.getFileName().toString().startsWith(lock.getFileName() + ".owner.");
+    }
+
+    private static void removeOwnerDir(Path dir) {
+        for (String f : KNOWN_FILES) deleteQuietly(dir.resolve(f));
+        try {
+            Files.deleteIfExists(dir);
+        } catch (DirectoryNotEmptyException e) {
+            debug("left " + dir + " in place: it holds files the lock protocol does not own");
+        } catch (IOException e) {
+            debug("could not remove " + dir + ": " + e);
+        }
+    }
+
+    // ------------------------------------------------------------------ reading a lock
+
+    enum Form { ABSENT, LINK, DIRECTORY, OTHER }
+
+    /** What a lock looked like at one moment. */
+    record Snapshot(Form form, Path target, String pidText, OptionalLong pid, Instant lockTime, Instant pidTime,
+                    String identity) {
+        static Snapshot of(Path lock) {
+            BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(lock, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            } catch (IOException e) {
+                return new Snapshot(Form.ABSENT, null, null, OptionalLong.empty(), null, null, null);
+            }
+            Form form = a.isSymbolicLink() ? Form.LINK : a.isDirectory() ? Form.DIRECTORY : Form.OTHER;
+            Path target = form == Form.LINK ? readLink(lock) : null;
+            Path pidFile = lock.resolve("pid");
+            String text = form == Form.OTHER ? null : readSmall(pidFile);
+            Instant pidTime = form == Form.OTHER ? null : mtime(pidFile);
+            String identity = form == Form.OTHER ? null : firstLine(readSmall(lock.resolve("pid-identity")));
+            return new Snapshot(form, target, text, FmProc.parsePid(text), a.lastModifiedTime().toInstant(),
+                    pidTime, identity);
+        }
+
+        /**
+         * True when this lock must be left alone: a live holder (lock.md "Liveness", with the
+         * recycled-pid rule), or no readable pid but younger than the mid-acquire floor.
+         */
+        boolean isHeldBy(Duration midAcquireFloor) {
+            if (form == Form.ABSENT) return false;
+            if (pid.isPresent()) return holderAlive();
+            Instant t = lockTime == null ? Instant.EPOCH : lockTime;
+            return Duration.between(t, Instant.now()).compareTo(midAcquireFloor) < 0;
+        }
+
+        /** Alive, and not provably a different process that reused the holder's pid. */
+        boolean holderAlive() {
+            if (pid.isEmpty() || !FmProc.alive(pid.getAsLong())) return false;
+            return !recycled();
+        }
+
+        /**
+         * Recycled-pid rule (lock.md): the live process is not the holder when it started
+         * clearly after the pid file was written, or when an identity record that we wrote
+         * no longer matches it. A foreign identity format proves nothing.
+         */
+        boolean recycled() {
+            long p = pid.getAsLong();
+            if (p == MY_PID) return false;
+            Optional<Instant> start = FmProc.startOf(p);
+            if (start.isPresent() && pidTime != null
+                    && start.get().isAfter(pidTime.plus(RECYCLE_MARGIN))) return true;
+            if (FmProc.isOurIdentityFormat(identity) && identity.startsWith(FmProc.IDENTITY_FORMAT + " pid=" + p + " ")) {
+                Optional<String> now = FmProc.identity(p);
+                return now.isPresent() && !now.get().equals(identity);
+            }
+            return false;
+        }
+
+        boolean sameLockAs(Snapshot o) {
+            return form == o.form && Objects.equals(target, o.target) && Objects.equals(pidText, o.pidText);
+        }
+    }
+
+    /** The holder's pid as the lock names it now, if readable. */
+    static OptionalLong holderPid(Path lock) {
+        return readPid(lock.resolve("pid"));
+    }
+
+    // ------------------------------------------------------------------ small file helpers
+
+    static Path readLink(Path p) {
+        try {
+            return Files.readSymbolicLink(p);
+        } catch (IOException | UnsupportedOperationException e) {
+            return null;
+        }
+    }
+
+    static OptionalLong readPid(Path pidFile) {
+        return FmProc.parsePid(readSmall(pidFile));
+    }
+
+    /** Reads a small text file; anything unreadable or oversized reads as absent. */
+    static String readSmall(Path p) {
+        try {
+            if (Files.size(p) > 4096) return null;
+            return new String(Files.readAllBytes(p), StandardCharsets.UTF_8);
+        } catch (IOException | SecurityException e) {
+            return null;
+        }
+    }
+
+    static String firstLine(String s) {
+        if (s == null) return null;
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    static Instant mtime(Path p) {
+        try {
+            return Files.getLastModifiedTime(p).toInstant();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            debug("could not remove " + p + ": " + e);
+        }
+    }
+
+    static void debug(String msg) {
+        if ("1".equals(System.getenv("FM_DEBUG"))) System.err.println("fm-lock: " + msg);
+    }
+
+    // ------------------------------------------------------------------ command line
+
+    public static void main(String[] args) {
+        System.exit(cli(args));
+    }
+
+    static int cli(String[] args) {
+        if (args.length >= 1 && args[0].equals("identity")) {
+            if (args.length != 2) return usage("identity takes exactly one pid");
+            OptionalLong pid = FmProc.parsePid(args[1]);
+            Optional<String> id = pid.isPresent() ? FmProc.identity(pid.getAsLong()) : Optional.empty();
+            if (id.isEmpty()) {
+                System.err.println("fm-lock: no process with pid " + args[1]);
+                return 1;
+            }
+            System.out.println(id.get());
+            return 0;
+        }
+        if (args.length >= 1 && args[0].equals("try-acquire")) {
+            Path lock = null;
+            double hold = 0;
+            for (int i = 1; i < args.length; i++) {
+                if (args[i].equals("--hold")) {
+                    if (++i >= args.length) return usage("--hold needs a number of seconds");
+                    try {
+                        hold = Double.parseDouble(args[i]);
+                        if (!(hold >= 0) || hold > 1e7) throw new NumberFormatException();
+                    } catch (NumberFormatException e) {
+                        return usage("--hold needs a non-negative number of seconds, not '" + args[i] + "'");
+                    }
+                } else if (args[i].startsWith("-")) {
+                    return usage("unknown option " + args[i]);
+                } else if (lock == null) {
+                    lock = Path.of(args[i]);
+                } else {
+                    return usage("only one lock path");
+                }
+            }
+            if (lock == null) return usage("try-acquire needs a lock path");
+            return tryAcquireCli(lock, hold);
+        }
+        return usage(args.length == 0 ? "no command" : "unknown command " + args[0]);
+    }
+
+    private static int tryAcquireCli(Path lock, double holdSeconds) {
+        if (lock.toAbsolutePath().getParent() == null || !Files.isDirectory(lock.toAbsolutePath().getParent())) {
+            System.err.println("fm-lock: the directory of " + lock + " does not exist; create it first");
+            return 2;
+        }
+        Attempt a = tryAcquire(lock);
+        if (!a.acquired()) {
+            System.out.println("held pid=" + (a.holder().isPresent() ? Long.toString(a.holder().getAsLong()) : ""));
+            return 1;
+        }
+        Held held = a.held().get();
+        // TERM/INT during the hold run this hook, so the lock is released before exit.
+        Thread release = new Thread(held::close, "fm-lock-release");
+        Runtime.getRuntime().addShutdownHook(release);
+        System.out.println("acquired pid=" + MY_PID);
+        System.out.flush();
+        if (holdSeconds > 0) {
+            try {
+                Thread.sleep((long) (holdSeconds * 1000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        held.close();
+        return 0;
+    }
+
+    private static int usage(String why) {
+        System.err.println("fm-lock: " + why);
+        System.err.println("usage: FmLock.java try-acquire <lock> [--hold <seconds>] | FmLock.java identity <pid>");
+        return 2;
+    }
+}

@@ -1,0 +1,175 @@
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Processes without {@code ps}: pid text, liveness, identity, and bounded child commands.
+ *
+ * Liveness is "the process exists", read through {@link ProcessHandle}, which on Linux looks
+ * at /proc and so sees other users' processes too: a process we may not signal is still
+ * alive. A zombie counts as alive, as it does for {@code kill -0} in the bash tools.
+ */
+final class FmProc {
+    private FmProc() {}
+
+    /** The prefix of identity lines this implementation writes; anything else proves nothing. */
+    static final String IDENTITY_FORMAT = "fm-java-1";
+
+    /**
+     * A pid as the lock files hold it: decimal digits only, after dropping trailing newlines
+     * (what a shell's {@code $(cat pid)} drops). Zero, signs, spaces, NULs, other text and
+     * values beyond the int range are no pid at all.
+     */
+    static OptionalLong parsePid(String text) {
+        if (text == null) return OptionalLong.empty();
+        String t = text;
+        while (t.endsWith("\n")) t = t.substring(0, t.length() - 1);
+        if (t.isEmpty() || t.length() > 10) return OptionalLong.empty();
+        for (int i = 0; i < t.length(); i++) {
+            char c = t.charAt(i);
+            if (c < '0' || c > '9') return OptionalLong.empty();
+        }
+        long pid = Long.parseLong(t);
+        if (pid <= 0 || pid > Integer.MAX_VALUE) return OptionalLong.empty();
+        return OptionalLong.of(pid);
+    }
+
+    static boolean alive(long pid) {
+        if (pid <= 0 || pid > Integer.MAX_VALUE) return false;
+        if (pid == ProcessHandle.current().pid()) return true;
+        return ProcessHandle.of(pid).isPresent();
+    }
+
+    static Optional<Instant> startOf(long pid) {
+        if (pid <= 0 || pid > Integer.MAX_VALUE) return Optional.empty();
+        return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant());
+    }
+
+    /**
+     * One line naming a process instance: the same live process always gives the same line,
+     * and a process that later reuses the pid gives another (its start instant differs).
+     */
+    static Optional<String> identity(long pid) {
+        Optional<ProcessHandle> h = ProcessHandle.of(pid);
+        if (h.isEmpty()) return Optional.empty();
+        ProcessHandle.Info info = h.get().info();
+        Optional<Instant> start = info.startInstant();
+        if (start.isEmpty()) return Optional.empty();
+        String exe = info.command().orElse("?").replaceAll("[\\r\\n]", " ");
+        return Optional.of(IDENTITY_FORMAT + " pid=" + pid + " start=" + start.get().toEpochMilli()
+                + " exe=" + exe);
+    }
+
+    static boolean isOurIdentityFormat(String line) {
+        return line != null && line.startsWith(IDENTITY_FORMAT + " pid=");
+    }
+
+    /** What a bounded command did: its exit status (-1 when killed), output, and whether it timed out. */
+    record Outcome(int exit, String stdout, boolean timedOut, boolean failedToStart) {
+        boolean ok() { return !timedOut && !failedToStart && exit == 0; }
+    }
+
+    /**
+     * Runs {@code cmd} with stdin closed and stderr discarded, kills it and every process it
+     * started once {@code limit} passes, and keeps at most {@code maxBytes} of its stdout
+     * (the rest is read and dropped, so a chatty command cannot fill our heap or block on a pipe).
+     */
+    static Outcome run(List<String> cmd, Duration limit, int maxBytes) {
+        Process p;
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+            p = pb.start();
+        } catch (IOException e) {
+            return new Outcome(-1, "", false, true);
+        }
+        ByteArrayOutputStream kept = new ByteArrayOutputStream();
+        Thread reader = new Thread(() -> drain(p.getInputStream(), kept, maxBytes), "fm-cmd-out");
+        reader.setDaemon(true);
+        reader.start();
+        boolean finished;
+        try {
+            finished = p.waitFor(Math.max(1, limit.toMillis()), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            finished = false;
+        }
+        if (!finished) {
+            killTree(p.toHandle());
+            // A grandchild that escaped may still hold the pipe open: stop waiting for it.
+            closeQuietly(p.getInputStream());
+            return new Outcome(-1, snapshot(kept), true, false);
+        }
+        // The command is done; its own children may still hold stdout. Give the reader a moment.
+        try {
+            reader.join(Math.min(2000, Math.max(100, limit.toMillis())));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (reader.isAlive()) {
+            killTree(p.toHandle());
+            closeQuietly(p.getInputStream());
+        }
+        return new Outcome(p.exitValue(), snapshot(kept), false, false);
+    }
+
+    /** TERM to a process and its descendants, then KILL to whatever is left shortly after. */
+    static void killTree(ProcessHandle root) {
+        List<ProcessHandle> all = new ArrayList<>();
+        root.descendants().forEach(all::add);
+        all.add(root);
+        for (ProcessHandle h : all) h.destroy();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+        while (System.nanoTime() < deadline && all.stream().anyMatch(ProcessHandle::isAlive)) {
+            sleepQuietly(20);
+        }
+        // Descendants may have spawned more in the meantime.
+        root.descendants().forEach(all::add);
+        for (ProcessHandle h : all) if (h.isAlive()) h.destroyForcibly();
+    }
+
+    static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void drain(InputStream in, ByteArrayOutputStream kept, int maxBytes) {
+        byte[] buf = new byte[8192];
+        try (in) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                synchronized (kept) {
+                    int room = maxBytes - kept.size();
+                    if (room > 0) kept.write(buf, 0, Math.min(room, n));
+                }
+            }
+        } catch (IOException ignored) {
+            // The pipe closed under us (killed); what we kept is what we report.
+        }
+    }
+
+    private static String snapshot(ByteArrayOutputStream kept) {
+        synchronized (kept) {
+            return kept.toString(java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    private static void closeQuietly(InputStream in) {
+        try {
+            in.close();
+        } catch (IOException ignored) {
+            // nothing more to do with it
+        }
+    }
+}

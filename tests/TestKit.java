@@ -1,0 +1,241 @@
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Shared test plumbing: where the checkout is, the exact JVM command JBang runs for a
+ * script, processes that are always cleaned up, temporary homes, and waiting on conditions
+ * (never on fixed sleeps).
+ */
+final class TestKit implements AutoCloseable {
+    private static final Map<String, List<String>> COMMANDS = new HashMap<>();
+    private final List<Process> started = new ArrayList<>();
+    private final List<Path> temps = new ArrayList<>();
+
+    /** The checkout: the nearest directory upwards from the working directory holding FmLock.java. */
+    static Path root() {
+        Path p = Path.of("").toAbsolutePath();
+        for (Path q = p; q != null; q = q.getParent()) {
+            if (Files.isRegularFile(q.resolve("FmLock.java")) && Files.isRegularFile(q.resolve("jbang"))) return q;
+        }
+        throw new IllegalStateException("run the tests from the checkout (no FmLock.java above " + p + ")");
+    }
+
+    /**
+     * The command line JBang would exec for {@code script} (built once, then reused): the JDK,
+     * the script's //JAVA_OPTIONS, -Dfm.script, the class path and the main class. Running it
+     * directly is what `./script` ends up running, minus JBang's own start-up.
+     */
+    static synchronized List<String> javaCommand(String script) {
+        return COMMANDS.computeIfAbsent(script, s -> {
+            Path root = root();
+            Result build = runQuietly(List.of(root.resolve("jbang").toString(), "build", s), root, Duration.ofMinutes(5));
+            if (build.exit != 0) throw new IllegalStateException("jbang build " + s + " failed:\n" + build.stderr);
+            Result info = runQuietly(List.of(root.resolve("jbang").toString(), "info", "tools", s), root, Duration.ofMinutes(2));
+            if (info.exit != 0) throw new IllegalStateException("jbang info tools " + s + " failed:\n" + info.stderr);
+            String json = info.stdout;
+            List<String> cmd = new ArrayList<>();
+            cmd.add(Path.of(field(json, "availableJdkPath"), "bin", "java").toString());
+            cmd.addAll(array(json, "runtimeOptions"));
+            cmd.add("-Dfm.script=" + root.resolve(s));
+            List<String> cp = new ArrayList<>();
+            cp.add(field(json, "applicationJar"));
+            cp.addAll(array(json, "resolvedDependencies"));
+            cmd.add("-classpath");
+            cmd.add(String.join(java.io.File.pathSeparator, cp));
+            cmd.add(field(json, "mainClass"));
+            return List.copyOf(cmd);
+        });
+    }
+
+    /** {@link #javaCommand} plus arguments. */
+    static List<String> command(String script, String... args) {
+        List<String> c = new ArrayList<>(javaCommand(script));
+        c.addAll(List.of(args));
+        return c;
+    }
+
+    private static String field(String json, String name) {
+        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(json);
+        if (!m.find()) throw new IllegalStateException("no " + name + " in jbang info output");
+        return m.group(1).replace("\\\\", "\\").replace("\\\"", "\"");
+    }
+
+    private static List<String> array(String json, String name) {
+        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\\[(.*?)\\]", Pattern.DOTALL).matcher(json);
+        List<String> out = new ArrayList<>();
+        if (!m.find()) return out;
+        Matcher s = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(m.group(1));
+        while (s.find()) out.add(s.group(1).replace("\\\\", "\\").replace("\\\"", "\""));
+        return out;
+    }
+
+    // ------------------------------------------------------------------ processes
+
+    record Result(int exit, String stdout, String stderr) {
+        List<String> lines() { return stdout.isEmpty() ? List.of() : List.of(stdout.split("\n")); }
+    }
+
+    /** Starts a tracked process; {@link #close} kills whatever is still running. */
+    Process start(List<String> cmd, Map<String, String> env, Path cwd) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        if (cwd != null) pb.directory(cwd.toFile());
+        pb.environment().keySet().removeIf(k -> k.startsWith("FM_"));
+        if (env != null) pb.environment().putAll(env);
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process p = pb.start();
+        synchronized (started) {
+            started.add(p);
+        }
+        return p;
+    }
+
+    /** Runs to completion (killed after {@code limit}) and returns exit, stdout and stderr. */
+    Result run(List<String> cmd, Map<String, String> env, Path cwd, Duration limit) throws IOException {
+        Process p = start(cmd, env, cwd);
+        return finish(p, limit);
+    }
+
+    static Result finish(Process p, Duration limit) {
+        StringBuilder out = new StringBuilder();
+        StringBuilder err = new StringBuilder();
+        Thread to = pump(p.getInputStream(), out);
+        Thread te = pump(p.getErrorStream(), err);
+        try {
+            if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                to.join(2000);
+                te.join(2000);
+                throw new AssertionError("did not finish within " + limit + ": " + p.info().commandLine().orElse("?")
+                        + "\nstdout so far:\n" + out + "\nstderr so far:\n" + err);
+            }
+            to.join(5000);
+            te.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+        synchronized (out) {
+            synchronized (err) {
+                return new Result(p.exitValue(), out.toString(), err.toString());
+            }
+        }
+    }
+
+    static Thread pump(InputStream in, StringBuilder sink) {
+        Thread t = new Thread(() -> {
+            byte[] buf = new byte[8192];
+            try (in) {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    synchronized (sink) {
+                        sink.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+                    }
+                }
+            } catch (IOException ignored) {
+                // process gone
+            }
+        }, "test-pump");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private static Result runQuietly(List<String> cmd, Path cwd, Duration limit) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile());
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            return finish(pb.start(), limit);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    // ------------------------------------------------------------------ files and time
+
+    Path tempDir(String prefix) throws IOException {
+        Path d = Files.createTempDirectory(prefix).toRealPath();
+        synchronized (temps) {
+            temps.add(d);
+        }
+        return d;
+    }
+
+    /** Polls {@code condition} every 20 ms until it holds; false when {@code limit} passed first. */
+    static boolean waitFor(Duration limit, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (true) {
+            if (condition.getAsBoolean()) return true;
+            if (System.nanoTime() > deadline) return false;
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+    }
+
+    /** A process that lives until killed and is ours to kill (a plain `sleep`). */
+    Process sleeper() throws IOException {
+        return start(List.of("sleep", "3600"), Map.of(), null);
+    }
+
+    @Override
+    public void close() {
+        List<Process> all;
+        synchronized (started) {
+            all = new ArrayList<>(started);
+            started.clear();
+        }
+        for (Process p : all) {
+            if (!p.isAlive()) continue;
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.toHandle().destroyForcibly();
+        }
+        for (Process p : all) {
+            try {
+                p.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        List<Path> dirs;
+        synchronized (temps) {
+            dirs = new ArrayList<>(temps);
+            temps.clear();
+        }
+        for (Path d : dirs) deleteTree(d);
+    }
+
+    static void deleteTree(Path d) {
+        if (!Files.exists(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        try (Stream<Path> s = Files.walk(d)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    p.toFile().setWritable(true);
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // best effort: a temp dir left behind is not a test failure
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}
