@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
-//SOURCES ../Knobs.java ../FmProc.java ../FmLock.java ../FmHome.java
+//SOURCES ../*.java
 //SOURCES TestKit.java *Test.java
 //JAVA_OPTIONS -Xmx512m
 
