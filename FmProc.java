@@ -82,6 +82,14 @@ final class FmProc {
      * (the rest is read and dropped, so a chatty command cannot fill our heap or block on a pipe).
      */
     static Outcome run(List<String> cmd, Duration limit, int maxBytes) {
+        return run(cmd, limit, maxBytes, limit, () -> { });
+    }
+
+    /**
+     * As {@link #run(List, Duration, int)}, calling {@code beat} every {@code beatEvery} while
+     * the command runs: waiting on a bounded command is progress, so the beacon stays fresh.
+     */
+    static Outcome run(List<String> cmd, Duration limit, int maxBytes, Duration beatEvery, Runnable beat) {
         Process p;
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -95,12 +103,21 @@ final class FmProc {
         Thread reader = new Thread(() -> drain(p.getInputStream(), kept, maxBytes), "fm-cmd-out");
         reader.setDaemon(true);
         reader.start();
-        boolean finished;
+        boolean finished = false;
+        long deadline = System.nanoTime() + limit.toNanos();
+        long slice = Math.max(10, Math.min(beatEvery.toMillis(), limit.toMillis()));
         try {
-            finished = p.waitFor(Math.max(1, limit.toMillis()), TimeUnit.MILLISECONDS);
+            while (true) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) break;
+                if (p.waitFor(Math.min(slice, left), TimeUnit.MILLISECONDS)) {
+                    finished = true;
+                    break;
+                }
+                beat.run();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            finished = false;
         }
         if (!finished) {
             killTree(p.toHandle());
