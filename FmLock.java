@@ -47,6 +47,13 @@ final class FmLock {
 
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final long MY_PID = ProcessHandle.current().pid();
+    /**
+     * Every lock this process holds right now: a JVM-wide fact. One shutdown hook releases
+     * whatever is still held when TERM, INT or HUP ends the JVM mid-work, so a signal never
+     * leaves a watcher or queue lock behind.
+     */
+    private static final java.util.Set<Held> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final java.util.concurrent.atomic.AtomicBoolean HOOK = new java.util.concurrent.atomic.AtomicBoolean();
 
     private FmLock() {}
 
@@ -75,7 +82,18 @@ final class FmLock {
         private final Path owner;
         private boolean released;
 
-        private Held(Path lock, Path owner) { this.lock = lock; this.owner = owner; }
+        private Held(Path lock, Path owner) {
+            this.lock = lock;
+            this.owner = owner;
+            if (HOOK.compareAndSet(false, true)) {
+                try {
+                    Runtime.getRuntime().addShutdownHook(new Thread(() -> HELD.forEach(Held::close), "fm-lock-release"));
+                } catch (IllegalStateException alreadyExiting) {
+                    // Taken during shutdown: whoever took it releases it with try-with-resources.
+                }
+            }
+            HELD.add(this);
+        }
 
         Path path() { return lock; }
         Path ownerDir() { return owner; }
@@ -95,6 +113,7 @@ final class FmLock {
         public synchronized void close() {
             if (released) return;
             released = true;
+            HELD.remove(this);
             // Only the holder releases: the link must still point at our token and the token
             // must still name us. Nobody can take a lock from a live, identity-matching holder,
             // so nothing can replace the link between this check and the removal.
@@ -301,6 +320,26 @@ final class FmLock {
         }
     }
 
+    /**
+     * Removes a lock that a caller has judged stale (e.g. the arm's --restart, for a lock that
+     * names this home but a process that is not its watcher), through the steal mutex and only
+     * if the lock is still exactly what {@code seen} describes. Returns true if it was removed.
+     */
+    static boolean clearStale(Path lock, Snapshot seen) {
+        lock = lock.toAbsolutePath().normalize();
+        Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
+        Attempt mutex = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
+        if (!mutex.acquired()) return false;
+        try (Held steal = mutex.held().get()) {
+            Snapshot now = Snapshot.of(lock);
+            if (!steal.stillHeld() || now.form == Form.ABSENT || now.form == Form.OTHER || !now.sameLockAs(seen)) {
+                return false;
+            }
+            removeAbandoned(lock, now);
+            return true;
+        }
+    }
+
     /** The holder's pid as the lock names it now, if readable. */
     static OptionalLong holderPid(Path lock) {
         return readPid(lock.resolve("pid"));
@@ -410,10 +449,9 @@ final class FmLock {
             System.out.println("held pid=" + (a.holder().isPresent() ? Long.toString(a.holder().getAsLong()) : ""));
             return 1;
         }
+        // TERM/INT during the hold end the JVM through its shutdown hooks, which release every
+        // held lock (see HELD), so the lock never outlives us.
         Held held = a.held().get();
-        // TERM/INT during the hold run this hook, so the lock is released before exit.
-        Thread release = new Thread(held::close, "fm-lock-release");
-        Runtime.getRuntime().addShutdownHook(release);
         System.out.println("acquired pid=" + MY_PID);
         System.out.flush();
         if (holdSeconds > 0) {

@@ -1,0 +1,151 @@
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * The arm (arm-guard.md): makes sure this home has exactly one healthy watcher and says so
+ * in one status line. The watcher cycle runs inside the arm's own JVM, so the lock's pid is
+ * the arm's pid and that process really is the watcher: `--restart`, the identity check and
+ * the signals a harness sends to the arm all reach the watcher itself.
+ */
+final class Arm {
+    static final Duration STEP = Duration.ofMillis(100);
+    static final Duration TERM_GRACE = Duration.ofSeconds(5);
+
+    private final FmHome home;
+    private final Knobs knobs;
+    private final PrintStream out;
+    private final PrintStream err;
+
+    Arm(FmHome home, Knobs knobs, PrintStream out, PrintStream err) {
+        this.home = home;
+        this.knobs = knobs;
+        this.out = out;
+        this.err = err;
+    }
+
+    /** Runs the arm; the result is the process exit status. */
+    int run(boolean attach, boolean restart) throws IOException, InterruptedException {
+        home.ensureState();
+        if (restart) stopOurWatcher();
+        long deadline = System.nanoTime() + knobs.armConfirmTimeout().toNanos();
+        boolean wedgeHandled = false;
+        String problem = null;
+        while (true) {
+            Health h = Health.of(home, knobs);
+            if (h.healthy()) return attach ? attached(h) : say(healthyLine(h), 0);
+            if (h.state() == Health.State.WEDGED && !wedgeHandled) {
+                wedgeHandled = true;
+                if (!replaceWedged(h)) continue; // it beat again, or changed: look afresh
+            }
+            // Anything else goes through the lock: a dead or recycled holder is reclaimed there,
+            // a live one keeps it (and is never signalled by us).
+            Watcher.Start start = Watcher.start(home, knobs);
+            if (start.lock().isPresent()) return runOwnWatcher(start.lock().get());
+            problem = start.line().orElse(null);
+            if (System.nanoTime() > deadline) break;
+            Thread.sleep(STEP.toMillis());
+        }
+        if (problem != null && !problem.startsWith("watcher: already running")) err.println(problem);
+        return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
+    }
+
+    /** We hold the lock: confirm through the shared definition, report, then be the watcher. */
+    private int runOwnWatcher(FmLock.Held lock) {
+        Health mine = Health.of(home, knobs);
+        long me = ProcessHandle.current().pid();
+        if (!mine.healthy() || mine.pid().orElse(-1) != me) {
+            lock.close();
+            err.println("watcher: started pid=" + me + " but could not confirm it (state " + mine.state()
+                    + "); check FM_GUARD_GRACE and the state directory");
+            return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
+        }
+        say("watcher: started pid=" + me + " (beacon fresh)", 0);
+        try {
+            return new Watcher(home, knobs).cycle(lock, out);
+        } finally {
+            lock.close();
+        }
+    }
+
+    /** --attach: stay while that watcher (or a healthy successor) is healthy, then exit 0. */
+    private int attached(Health h) throws InterruptedException {
+        long pid = h.pid().getAsLong();
+        say("watcher: attached pid=" + pid + " (beacon " + h.beaconSeconds() + "s)", 0);
+        Duration poll = knobs.armAttachPoll();
+        while (true) {
+            Thread.sleep(Math.max(10, poll.toMillis()));
+            Health now = Health.of(home, knobs);
+            if (!now.healthy()) return 0;
+            if (now.pid().getAsLong() != pid) {
+                pid = now.pid().getAsLong();
+                say("watcher: attached pid=" + pid + " (beacon " + now.beaconSeconds() + "s)", 0);
+            }
+        }
+    }
+
+    /**
+     * Our own watcher with a stale beacon. A laptop waking from sleep resumes within a poll, so
+     * first wait up to twice FM_BEACON_MAX_AGE for a fresh beat; then TERM, KILL after 5 s.
+     * Returns false when there was nothing to replace after all (it beat, or the lock changed).
+     */
+    private boolean replaceWedged(Health seen) throws InterruptedException {
+        long pid = seen.pid().getAsLong();
+        long until = System.nanoTime() + knobs.beaconMaxAge().multipliedBy(2).toNanos();
+        while (System.nanoTime() < until) {
+            Thread.sleep(STEP.toMillis());
+            Health now = Health.of(home, knobs);
+            if (now.state() != Health.State.WEDGED || now.pid().orElse(-1) != pid) return false;
+        }
+        Health last = Health.of(home, knobs);
+        if (last.state() != Health.State.WEDGED || last.pid().orElse(-1) != pid) return false;
+        say("watcher: replacing wedged pid=" + pid + " (beacon "
+                + (last.beaconAge().isPresent() ? last.beaconSeconds() + "s" : "never") + ")", 0);
+        stop(pid);
+        return true;
+    }
+
+    /** --restart: signal only a watcher proven ours; clear a stale lock that names this home. */
+    private void stopOurWatcher() {
+        FmLock.Snapshot s = FmLock.Snapshot.of(home.watchLock());
+        OptionalLong pid = s.pid();
+        if (s.form() == FmLock.Form.ABSENT) return;
+        if (pid.isPresent() && FmProc.alive(pid.getAsLong())
+                && Health.isOurs(home, home.watchLock(), pid.getAsLong())) {
+            stop(pid.getAsLong());
+            return;
+        }
+        // The recorded pid is not our watcher (dead, recycled, or a stranger): never signal it.
+        if (Health.namesThisHome(home, home.watchLock())) {
+            if (FmLock.clearStale(home.watchLock(), s)) {
+                FmLock.debug("cleared a stale watcher lock naming pid " + (pid.isPresent() ? pid.getAsLong() : -1));
+            }
+        }
+    }
+
+    /** TERM, then KILL after 5 s; each signal only after re-proving the process is our watcher. */
+    private void stop(long pid) {
+        Optional<ProcessHandle> h = ProcessHandle.of(pid);
+        if (h.isEmpty() || !Health.isOurs(home, home.watchLock(), pid)) return;
+        h.get().destroy();
+        long until = System.nanoTime() + TERM_GRACE.toNanos();
+        while (h.get().isAlive() && System.nanoTime() < until) FmProc.sleepQuietly(STEP.toMillis());
+        if (h.get().isAlive() && Health.isOurs(home, home.watchLock(), pid)) {
+            h.get().destroyForcibly();
+            long killed = System.nanoTime() + TERM_GRACE.toNanos();
+            while (h.get().isAlive() && System.nanoTime() < killed) FmProc.sleepQuietly(STEP.toMillis() / 2);
+        }
+    }
+
+    private static String healthyLine(Health h) {
+        return "watcher: healthy pid=" + h.pid().getAsLong() + " (beacon " + h.beaconSeconds() + "s)";
+    }
+
+    private int say(String line, int code) {
+        out.println(line);
+        out.flush();
+        return code;
+    }
+}

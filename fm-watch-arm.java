@@ -1,0 +1,54 @@
+//usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//SOURCES Watcher.java Health.java Arm.java
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xss512k -XX:MaxMetaspaceSize=64m
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * fm-watch-arm: the one way to (re)start this home's watcher; prints one status line.
+ *
+ *   watcher: started pid=<N> (beacon fresh)          then the wake's reason line; exit = the watcher's
+ *   watcher: healthy pid=<N> (beacon <A>s)           one already runs; exit 0
+ *   watcher: attached pid=<N> (beacon <A>s)          (--attach) stays until that cycle ends; exit 0
+ *   watcher: replacing wedged pid=<N> (beacon <A>s)  our own watcher stopped beating; `started` follows
+ *   watcher: FAILED - no live watcher with a fresh beacon   exit 1 (a reason line on stderr)
+ * TERM/INT/HUP stop the watcher it runs and exit 143/130/129.
+ * Knobs: FM_HOME, FM_STATE_OVERRIDE, FM_ARM_CONFIRM_TIMEOUT, FM_ARM_ATTACH_POLL, FM_GUARD_GRACE,
+ * FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE, and every knob of the watcher (fm-watch.java).
+ */
+@Command(name = "fm-watch-arm", mixinStandardHelpOptions = true, version = "fm-watch-arm 0.1.0",
+        description = "Start, confirm or restart this home's watcher and report its true state in one line.")
+class FmWatchArm implements Callable<Integer> {
+    @Option(names = "--attach", description = "Behind a healthy watcher, stay attached until its cycle ends (exit 0).")
+    boolean attach;
+
+    @Option(names = "--restart", description = "Stop this home's watcher (only if proven ours), then start a fresh one.")
+    boolean restart;
+
+    @Override
+    public Integer call() {
+        Knobs knobs = Knobs.fromEnvironment();
+        try {
+            FmHome home = FmHome.resolve(knobs);
+            return new Arm(home, knobs, System.out, System.err).run(attach, restart);
+        } catch (FmHome.Unresolved e) {
+            System.err.println("watcher: " + e.getMessage());
+        } catch (InterruptedException e) {
+            System.err.println("watcher: interrupted");
+        } catch (Exception e) {
+            System.err.println("watcher: " + e.getMessage() + (knobs.debug() ? "" : " (FM_DEBUG=1 for detail)"));
+            if (knobs.debug()) e.printStackTrace();
+        }
+        System.out.println("watcher: FAILED - no live watcher with a fresh beacon");
+        return 1;
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new FmWatchArm()).execute(args));
+    }
+}

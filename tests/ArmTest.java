@@ -1,0 +1,313 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The arm (arm-guard.md), run as users run it: the real script in its own JVM. */
+class ArmTest {
+    private TestKit kit;
+    private Path home;
+    private Path state;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        kit = new TestKit();
+        home = kit.tempDir("fm-arm");
+        state = home.resolve("state");
+        Files.createDirectories(state);
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.close();
+    }
+
+    /** A running arm whose stdout lines we read as they come. */
+    final class Running {
+        final Process process;
+        final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        final StringBuilder err = new StringBuilder();
+
+        Running(Process p) {
+            process = p;
+            Thread t = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    String l;
+                    while ((l = r.readLine()) != null) lines.add(l);
+                } catch (IOException ignored) {
+                    // process gone
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+            TestKit.pump(p.getErrorStream(), err);
+        }
+
+        String nextLine(Duration limit) throws InterruptedException {
+            String l = lines.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
+            assertNotNull(l, "no line within " + limit + "; stderr: " + err);
+            return l;
+        }
+
+        int exit(Duration limit) throws InterruptedException {
+            assertTrue(process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS), "arm did not exit; stderr: " + err);
+            return process.exitValue();
+        }
+    }
+
+    private Map<String, String> env(String... kv) {
+        Map<String, String> e = new HashMap<>();
+        e.put("FM_HOME", home.toString());
+        e.put("FM_POLL", "0.2");
+        e.put("FM_SIGNAL_GRACE", "0.5");
+        e.put("FM_HEARTBEAT", "3600");
+        e.put("FM_CHECK_INTERVAL", "3600");
+        e.put("FM_ARM_CONFIRM_TIMEOUT", "10");
+        e.put("TMUX_TMPDIR", home.toString());
+        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
+        return e;
+    }
+
+    private Running arm(Map<String, String> env, String... args) throws IOException {
+        return new Running(kit.start(TestKit.command("fm-watch-arm.java", args), env, home));
+    }
+
+    private long lockPid() {
+        return FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1);
+    }
+
+    private static long pidOf(String line, String prefix) {
+        assertTrue(line.startsWith(prefix), line);
+        return Long.parseLong(line.substring(prefix.length()).replaceAll("[^0-9].*", ""));
+    }
+
+    /** Makes a lock owned by a live process that is not a watcher, written after it started. */
+    private Process strangerHolding(Path lock) throws IOException {
+        Process p = kit.sleeper();
+        TestKit.waitFor(Duration.ofSeconds(5), () -> FmProc.startOf(p.pid()).isPresent());
+        Files.createDirectories(lock);
+        Files.writeString(lock.resolve("pid"), p.pid() + "\n");
+        return p;
+    }
+
+    private void age(Path p, Duration by) throws IOException {
+        Files.setLastModifiedTime(p, FileTime.from(Instant.now().minus(by)));
+    }
+
+    @Test
+    void startsAndConfirmsAWatcherNamedByTheLock() throws Exception {
+        Running a = arm(env());
+        String line = a.nextLine(Duration.ofSeconds(60));
+        assertTrue(line.matches("watcher: started pid=\\d+ \\(beacon fresh\\)"), line);
+        long pid = pidOf(line, "watcher: started pid=");
+        assertEquals(a.process.pid(), pid, "the watcher runs in the arm's own JVM");
+        assertEquals(pid, lockPid());
+        assertEquals(home.toString(), Files.readString(state.resolve(".watch.lock/fm-home")).strip());
+        assertEquals(TestKit.root().resolve("fm-watch.java").toRealPath().toString(),
+                Files.readString(state.resolve(".watch.lock/watcher-path")).strip());
+        // The wake: a status write is reported by the arm, which then exits 0 and releases the lock.
+        Files.writeString(state.resolve("t1.status"), "working: x\n");
+        String wake = a.nextLine(Duration.ofSeconds(30));
+        assertEquals("signal: " + state.resolve("t1.status"), wake);
+        assertEquals(0, a.exit(Duration.ofSeconds(10)));
+        assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
+    void secondArmReportsHealthyAndStartsNothing() throws Exception {
+        Running first = arm(env());
+        long pid = pidOf(first.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
+        Running second = arm(env());
+        String line = second.nextLine(Duration.ofSeconds(30));
+        assertTrue(line.matches("watcher: healthy pid=" + pid + " \\(beacon \\d+s\\)"), line);
+        assertEquals(0, second.exit(Duration.ofSeconds(10)));
+        assertEquals(pid, lockPid());
+        assertTrue(first.process.isAlive());
+    }
+
+    @Test
+    void attachStaysUntilThatCycleEnds() throws Exception {
+        Running first = arm(env());
+        long pid = pidOf(first.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
+        Running attached = arm(env(), "--attach");
+        String line = attached.nextLine(Duration.ofSeconds(30));
+        assertTrue(line.matches("watcher: attached pid=" + pid + " \\(beacon \\d+s\\)"), line);
+        // Still attached while the watcher lives (two attach polls at least).
+        assertFalse(attached.process.waitFor(1500, TimeUnit.MILLISECONDS), "attached arm left early");
+        Files.writeString(state.resolve("t1.status"), "done\n");
+        first.nextLine(Duration.ofSeconds(30));
+        assertEquals(0, first.exit(Duration.ofSeconds(10)));
+        assertEquals(0, attached.exit(Duration.ofSeconds(15)));
+    }
+
+    @Test
+    void liveStrangerWithStaleBeaconIsFailedAndNeverSignalled() throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Process stranger = strangerHolding(lock);
+        Files.writeString(state.resolve(".last-watcher-beat"), "");
+        age(state.resolve(".last-watcher-beat"), Duration.ofSeconds(1000));
+        age(lock, Duration.ofSeconds(1000));
+        long t0 = System.nanoTime();
+        Running a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "3"));
+        assertEquals("watcher: FAILED - no live watcher with a fresh beacon", a.nextLine(Duration.ofSeconds(60)));
+        assertNotEquals(0, a.exit(Duration.ofSeconds(10)));
+        assertTrue(Duration.ofNanos(System.nanoTime() - t0).compareTo(Duration.ofSeconds(30)) < 0);
+        assertTrue(stranger.isAlive(), "the stranger must never be signalled");
+        assertEquals(stranger.pid(), lockPid());
+    }
+
+    @Test
+    void deadPidWithFreshBeaconAndOurMetadataIsNeverHealthyAndSelfHeals() throws Exception {
+        Process dead = new ProcessBuilder("true").start();
+        dead.waitFor();
+        Path lock = state.resolve(".watch.lock");
+        Files.createDirectories(lock);
+        Files.writeString(lock.resolve("pid"), dead.pid() + "\n");
+        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
+        Files.writeString(lock.resolve("pid-identity"), FmProc.IDENTITY_FORMAT + " pid=" + dead.pid() + " start=1 exe=/x\n");
+        Files.writeString(state.resolve(".last-watcher-beat"), "");
+        Running a = arm(env());
+        String line = a.nextLine(Duration.ofSeconds(60));
+        assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);
+    }
+
+    @Test
+    void aCheckDueAtStartComesOutOfTheArm() throws Exception {
+        Path check = state.resolve("merge.check.sh");
+        Files.writeString(check, "echo merged\n");
+        Running a = arm(env("FM_CHECK_INTERVAL", "300"));
+        List<String> seen = new ArrayList<>();
+        seen.add(a.nextLine(Duration.ofSeconds(60)));
+        seen.add(a.nextLine(Duration.ofSeconds(30)));
+        assertTrue(seen.get(0).startsWith("watcher: started pid="), seen.toString());
+        assertEquals("check: " + check + ": merged", seen.get(1));
+        assertEquals(0, a.exit(Duration.ofSeconds(10)));
+    }
+
+    @Test
+    void aPeerThatBecomesHealthyDuringConfirmationIsReportedHealthy() throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Process peer = strangerHolding(lock); // lock fresh, no metadata yet: a peer mid-start
+        Running a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "20"));
+        Thread.sleep(1000); // the peer finishes starting a second later (the scenario, not a race guard)
+        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
+        Files.writeString(lock.resolve("pid-identity"), FmProc.identity(peer.pid()).orElseThrow() + "\n");
+        Files.writeString(state.resolve(".last-watcher-beat"), "");
+        String line = a.nextLine(Duration.ofSeconds(60));
+        assertTrue(line.matches("watcher: healthy pid=" + peer.pid() + " \\(beacon \\d+s\\)"), line);
+        assertEquals(0, a.exit(Duration.ofSeconds(10)));
+        assertTrue(peer.isAlive());
+    }
+
+    private void signalStopsWatcher(String signal, int expected) throws Exception {
+        Running a = arm(env());
+        a.nextLine(Duration.ofSeconds(60));
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(10), () -> Files.exists(state.resolve(".last-watcher-beat"))));
+        new ProcessBuilder("kill", "-" + signal, Long.toString(a.process.pid())).start().waitFor();
+        assertEquals(expected, a.exit(Duration.ofSeconds(20)));
+        try (Stream<Path> s = Files.list(state)) {
+            List<String> left = s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith(".watch.lock") || n.contains("tmp") || n.contains("draining"))
+                    .toList();
+            assertEquals(List.of(), left, "nothing of the watcher may remain");
+        }
+        assertFalse(a.process.isAlive());
+    }
+
+    @Test void hupStopsTheWatcher() throws Exception { signalStopsWatcher("HUP", 129); }
+    @Test void termStopsTheWatcher() throws Exception { signalStopsWatcher("TERM", 143); }
+    @Test void intStopsTheWatcher() throws Exception { signalStopsWatcher("INT", 130); }
+
+    @Test
+    void restartNeverSignalsARecycledPidAndReplacesTheStaleLock() throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Process stranger = strangerHolding(lock);
+        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
+        Files.writeString(lock.resolve("pid-identity"), FmProc.IDENTITY_FORMAT + " pid=" + stranger.pid() + " start=12345 exe=/old\n");
+        Running a = arm(env(), "--restart");
+        String line = a.nextLine(Duration.ofSeconds(60));
+        assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);
+        assertTrue(stranger.isAlive(), "a recycled pid must never be signalled");
+        assertEquals(a.process.pid(), lockPid());
+    }
+
+    @Test
+    void restartInOneHomeLeavesAnotherHomesWatcherAlone() throws Exception {
+        Path other = kit.tempDir("fm-arm-other");
+        Map<String, String> otherEnv = env("FM_HOME", other.toString());
+        Running theirs = arm(otherEnv);
+        long theirPid = pidOf(theirs.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
+        Running ours = arm(env());
+        long ourPid = pidOf(ours.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
+        Running restart = arm(env(), "--restart");
+        String line = restart.nextLine(Duration.ofSeconds(60));
+        assertTrue(line.startsWith("watcher: started pid=" + restart.process.pid() + " "), line);
+        assertTrue(ours.process.waitFor(20, TimeUnit.SECONDS), "our old watcher must be stopped");
+        assertTrue(theirs.process.isAlive(), "the other home's watcher must be untouched");
+        assertEquals(theirPid, FmLock.holderPid(other.resolve("state/.watch.lock")).orElse(-1));
+        assertNotEquals(ourPid, lockPid());
+    }
+
+    @Test
+    void fortyArmsAtOnceLeaveExactlyOneWatcher() throws Exception {
+        TestKit.javaCommand("fm-watch-arm.java");
+        List<Running> arms = new ArrayList<>();
+        for (int i = 0; i < 40; i++) arms.add(arm(env("FM_ARM_CONFIRM_TIMEOUT", "120")));
+        int started = 0;
+        int healthy = 0;
+        long watcher = -1;
+        for (Running r : arms) {
+            String line = r.nextLine(Duration.ofSeconds(180));
+            assertFalse(line.contains("FAILED"), line + " / " + r.err);
+            if (line.startsWith("watcher: started pid=")) {
+                started++;
+                watcher = pidOf(line, "watcher: started pid=");
+            } else if (line.startsWith("watcher: healthy pid=")) {
+                healthy++;
+            } else {
+                fail("unexpected line " + line);
+            }
+        }
+        assertEquals(1, started);
+        assertEquals(39, healthy);
+        for (Running r : arms) if (r.process.pid() != watcher) assertEquals(0, r.exit(Duration.ofSeconds(30)));
+        long alive = arms.stream().filter(r -> r.process.isAlive()).count();
+        assertEquals(1, alive);
+        assertEquals(watcher, lockPid());
+    }
+
+    @Test
+    void helpVersionAndUsageErrors() throws Exception {
+        TestKit.Result help = kit.run(TestKit.command("fm-watch-arm.java", "--help"), env(), home, Duration.ofSeconds(60));
+        assertEquals(0, help.exit());
+        assertTrue(help.stdout().contains("--restart") && help.stdout().contains("--attach"), help.stdout());
+        TestKit.Result version = kit.run(TestKit.command("fm-watch-arm.java", "--version"), env(), home, Duration.ofSeconds(60));
+        assertEquals(0, version.exit());
+        assertTrue(version.stdout().startsWith("fm-watch-arm "), version.stdout());
+        TestKit.Result bad = kit.run(TestKit.command("fm-watch-arm.java", "--bogus"), env(), home, Duration.ofSeconds(60));
+        assertEquals(2, bad.exit());
+        assertTrue(bad.stderr().contains("Usage"), bad.stderr());
+        assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+}
