@@ -1,0 +1,170 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The three field failures of the bash original (recycled pid, wedged watcher, long cycle
+ * looking dead), each reproduced against the real scripts.
+ */
+class LivenessTest {
+    private TestKit kit;
+    private Path home;
+    private Path state;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        kit = new TestKit();
+        home = kit.tempDir("fm-live");
+        state = home.resolve("state");
+        Files.createDirectories(state);
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.close();
+    }
+
+    private Map<String, String> env(String... kv) {
+        Map<String, String> e = new HashMap<>();
+        e.put("FM_HOME", home.toString());
+        e.put("FM_POLL", "0.2");
+        e.put("FM_SIGNAL_GRACE", "0.5");
+        e.put("FM_HEARTBEAT", "3600");
+        e.put("FM_CHECK_INTERVAL", "3600");
+        e.put("FM_GUARD_GRACE", "2");
+        e.put("FM_WATCHER_STALE_GRACE", "2");
+        e.put("FM_BEACON_MAX_AGE", "1");
+        e.put("FM_ARM_CONFIRM_TIMEOUT", "15");
+        e.put("TMUX_TMPDIR", home.toString());
+        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
+        return e;
+    }
+
+    private static final class Lines {
+        final Process process;
+        final BlockingQueue<String> queue = new LinkedBlockingQueue<>();
+        final StringBuilder err = new StringBuilder();
+
+        Lines(Process p) {
+            process = p;
+            Thread t = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    String l;
+                    while ((l = r.readLine()) != null) queue.add(l);
+                } catch (IOException ignored) {
+                    // gone
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+            TestKit.pump(p.getErrorStream(), err);
+        }
+
+        String next(Duration limit) throws InterruptedException {
+            String l = queue.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
+            assertNotNull(l, "no line within " + limit + "; stderr: " + err);
+            return l;
+        }
+    }
+
+    private Lines arm(Map<String, String> env) throws IOException {
+        return new Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));
+    }
+
+    private static void signal(String sig, long pid) throws Exception {
+        assertEquals(0, new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).start().waitFor());
+    }
+
+    private Duration beaconAge() {
+        return FmHome.age(state.resolve(".last-watcher-beat")).orElse(Duration.ZERO);
+    }
+
+    @Test
+    void aFrozenWatcherIsReplacedByAPlainArm() throws Exception {
+        Lines first = arm(env());
+        String started = first.next(Duration.ofSeconds(60));
+        assertTrue(started.startsWith("watcher: started pid=" + first.process.pid() + " "), started);
+        signal("STOP", first.process.pid());
+        try {
+            assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
+            Lines second = arm(env());
+            String replacing = second.next(Duration.ofSeconds(60));
+            assertTrue(replacing.matches("watcher: replacing wedged pid=" + first.process.pid() + " \\(beacon \\d+s\\)"),
+                    replacing);
+            String line = second.next(Duration.ofSeconds(60));
+            assertEquals("watcher: started pid=" + second.process.pid() + " (beacon fresh)", line);
+            assertTrue(first.process.waitFor(10, TimeUnit.SECONDS), "the frozen watcher must be gone");
+            assertEquals(second.process.pid(), FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1));
+        } finally {
+            if (first.process.isAlive()) signal("CONT", first.process.pid());
+        }
+    }
+
+    @Test
+    void aWatcherStoppedOnlyBrieflyIsNotReplaced() throws Exception {
+        Lines first = arm(env());
+        first.next(Duration.ofSeconds(60));
+        signal("STOP", first.process.pid());
+        Lines second;
+        try {
+            assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
+            // The second arm waits up to 2 x FM_BEACON_MAX_AGE = 8 s for a fresh beat.
+            second = arm(env("FM_BEACON_MAX_AGE", "4"));
+            Thread.sleep(1500); // the laptop sleeps a little longer, then resumes (scenario timing)
+        } finally {
+            signal("CONT", first.process.pid());
+        }
+        String line = second.next(Duration.ofSeconds(60));
+        assertTrue(line.matches("watcher: healthy pid=" + first.process.pid() + " \\(beacon \\d+s\\)"), line);
+        assertTrue(first.process.isAlive());
+        assertEquals(0, second.process.waitFor(10, TimeUnit.SECONDS) ? second.process.exitValue() : -1);
+    }
+
+    @Test
+    void aRecycledPidInTheWatcherLockDoesNotBlockANewWatcher() throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Files.createDirectories(lock);
+        Process unrelated = kit.sleeper(); // took over the dead watcher's pid, say
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(5), () -> FmProc.startOf(unrelated.pid()).isPresent()));
+        Files.writeString(lock.resolve("pid"), unrelated.pid() + "\n");
+        Files.setLastModifiedTime(lock.resolve("pid"), FileTime.from(Instant.now().minus(Duration.ofHours(1))));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), env("FM_HEARTBEAT", "0.5"), home,
+                Duration.ofSeconds(60));
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("heartbeat\n", r.stdout(), "a new watcher runs instead of 'already running'");
+        assertTrue(unrelated.isAlive(), "the unrelated process is never signalled");
+    }
+
+    @Test
+    void aLiveHolderOlderThanItsPidFileWithAForeignIdentityIsNotReclaimed() throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Process holder = kit.sleeper();
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(5), () -> FmProc.startOf(holder.pid()).isPresent()));
+        Files.createDirectories(lock);
+        Files.writeString(lock.resolve("pid"), holder.pid() + "\n");
+        Files.writeString(lock.resolve("pid-identity"), holder.pid() + " Fri Nov 27 01:02:03 2026 bash fm-watch.sh\n");
+        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"),
+                env("FM_HEARTBEAT", "0.5", "FM_WATCHER_STALE_GRACE", "300", "FM_GUARD_GRACE", "300"), home,
+                Duration.ofSeconds(60));
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("watcher: already running pid " + holder.pid() + "\n", r.stdout());
+        assertTrue(Files.isDirectory(lock));
+        assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
+    }
+}
