@@ -239,9 +239,16 @@ final class FmLock {
     }
 
     private static boolean isOwnerDirOf(Path lock, Path target) {
-        Path t = target.isAbsolute() ? target : lock.resolveSibling(target);
-        return t.normalize().getParent() != null
-                && t.normalize().getParent().equals(lock.getParent())
+        Path t = (target.isAbsolute() ? target : lock.resolveSibling(target)).normalize();
+        Path parent;
+        try {
+            // Owner directories are created next to the lock's physical parent; the lock may
+            // have been reached through a linked directory.
+            parent = lock.getParent().toRealPath();
+        } catch (IOException e) {
+            return false;
+        }
+        return t.getParent() != null && t.getParent().equals(parent)
                 && t.getFileName().toString().startsWith(lock.getFileName() + ".owner.");
     }
 

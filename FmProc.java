@@ -62,7 +62,10 @@ final class FmProc {
         ProcessHandle.Info info = h.get().info();
         Optional<Instant> start = info.startInstant();
         if (start.isEmpty()) return Optional.empty();
+        // Linux marks the executable " (deleted)" once it is replaced on disk (a JDK upgrade
+        // under a running watcher); the process is the same, so its identity must be too.
         String exe = info.command().orElse("?").replaceAll("[\\r\\n]", " ");
+        if (exe.endsWith(" (deleted)")) exe = exe.substring(0, exe.length() - " (deleted)".length());
         return Optional.of(IDENTITY_FORMAT + " pid=" + pid + " start=" + start.get().toEpochMilli()
                 + " exe=" + exe);
     }
