@@ -2,9 +2,10 @@
 //JAVA 17+
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
-//SOURCES ../*.java
+//SOURCES ../Watcher.java ../Arm.java ../Health.java ../Guard.java
 //SOURCES TestKit.java *Test.java
 //JAVA_OPTIONS -Xmx512m
+//MAIN run
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;

@@ -1,0 +1,87 @@
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The guard's check (arm-guard.md "The guard"), shared by fm-guard.java and the drain: when
+ * tasks are in flight, a missing or old beacon gets the WATCHER DOWN banner and queued wakes
+ * get a warning. It only reads a few file attributes: no locks, nothing that can block.
+ */
+final class Guard {
+    static final String MARK = "\u25CF";
+    static final String RULE = MARK + "\u2501".repeat(72);
+    static final String ARM = "jbang fm-watch-arm.java";
+    static final String HOW = "run " + ARM + " as the harness-tracked background task (never a shell & that gets reaped).";
+    static final String QUEUED = "WARNING: queued wakes pending - drain them with jbang fm-wake-drain.java before anything else.";
+
+    private Guard() {}
+
+    /** Prints the check's lines, if any, on {@code err}. */
+    static void warn(FmHome home, Knobs knobs, PrintStream err) {
+        for (String line : check(home, knobs)) err.println(line);
+        err.flush();
+    }
+
+    /** The lines the guard prints now; empty when all is well or no task is in flight. */
+    static List<String> check(FmHome home, Knobs knobs) {
+        List<String> out = new ArrayList<>();
+        int tasks;
+        try {
+            tasks = countTasks(home.state);
+        } catch (IOException e) {
+            out.add("fm-guard: cannot list " + home.state + " (" + e.getClass().getSimpleName()
+                    + "); check its permissions, then run " + ARM + " to learn the watcher's state");
+            return out;
+        }
+        if (tasks == 0) return out;
+        boolean queued = queueNonEmpty(home.wakeQueue());
+        Duration grace = knobs.guardGrace();
+        Optional<Duration> beat = FmHome.age(home.beacon());
+        if (beat.isEmpty() || beat.get().compareTo(grace) >= 0) {
+            String last = beat.map(a -> FmHome.secs(a) + "s ago").orElse("never");
+            out.add(RULE);
+            out.add(MARK + "  WATCHER DOWN - SUPERVISION IS OFF");
+            out.add(MARK + "  " + tasks + " task(s) in flight, but no watcher has a fresh beacon (last beat: "
+                    + last + ", grace " + seconds(grace) + "s).");
+            out.add(MARK + "  Only " + ARM + " reports the true state of the watcher; trust its status line, not memory.");
+            out.add(MARK + "  " + (queued ? "After draining queued wakes, re-arm the watcher: " : "Re-arm it NOW: ") + HOW);
+            out.add(RULE);
+        }
+        if (queued) out.add(QUEUED);
+        return out;
+    }
+
+    /** Tasks in flight: {@code STATE/*.meta}, as the shell glob sees them (no dot-files). */
+    static int countTasks(Path state) throws IOException {
+        int n = 0;
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(state, "*.meta")) {
+            for (Path p : dir) {
+                if (!p.getFileName().toString().startsWith(".")) n++;
+            }
+        } catch (NoSuchFileException e) {
+            return 0;
+        }
+        return n;
+    }
+
+    private static boolean queueNonEmpty(Path queue) {
+        try {
+            return Files.size(queue) > 0;
+        } catch (IOException e) {
+            return false; // missing: nothing queued (a drain may be between its move and recreate)
+        }
+    }
+
+    /** Whole seconds when the knob is whole, else as given (0.5). */
+    private static String seconds(Duration d) {
+        if (d.toNanos() % 1_000_000_000L == 0) return Long.toString(d.getSeconds());
+        return java.math.BigDecimal.valueOf(d.toNanos(), 9).stripTrailingZeros().toPlainString();
+    }
+}

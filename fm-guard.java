@@ -1,0 +1,45 @@
+//usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
+//JAVA 17+
+//SOURCES Knobs.java FmHome.java Guard.java
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * fm-guard: the liveness guard, run before supervision work (arm-guard.md "The guard").
+ *
+ * Prints nothing when no task is in flight (no STATE/*.meta) or when the watcher's beacon is
+ * fresh and no wake is queued. Otherwise, on stderr only: the WATCHER DOWN banner (lines starting with U+25CF) when the
+ * beacon is missing or at least FM_GUARD_GRACE seconds old, then "WARNING: queued wakes
+ * pending - ..." when .wake-queue is non-empty. Never blocks, takes no lock, always exits 0
+ * (even for a home it cannot find or an unknown argument: it says so in one line).
+ * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_DEBUG.
+ * Deliberately a plain main without picocli: it runs before every step, so start-up counts.
+ */
+class FmGuard {
+    public static void main(String[] args) {
+        // The banner is UTF-8 whatever the locale says; System.err would print "?" under LANG=C.
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        Knobs knobs = Knobs.fromEnvironment();
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h")) {
+                System.out.println("Usage: fm-guard.java   (no options) warns on stderr when tasks are in flight"
+                        + " and no watcher has a fresh beacon, or wakes are queued; always exits 0");
+                return;
+            }
+            err.println("fm-guard: ignoring argument '" + a + "' (fm-guard takes none)");
+        }
+        try {
+            Guard.warn(FmHome.resolve(knobs), knobs, err);
+        } catch (FmHome.Unresolved e) {
+            err.println("fm-guard: " + e.getMessage() + " (watcher state unknown)");
+        } catch (RuntimeException e) {
+            err.println("fm-guard: could not check the watcher (" + e.getClass().getSimpleName()
+                    + "); run jbang fm-watch-arm.java to learn its state");
+            if (knobs.debug()) e.printStackTrace(err);
+        }
+    }
+}

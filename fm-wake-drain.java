@@ -1,0 +1,72 @@
+//usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
+//JAVA 17+
+//SOURCES Knobs.java FmProc.java FmLock.java FmHome.java WakeQueue.java Guard.java
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//MAIN FmWakeDrain
+
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * fm-wake-drain: empties the durable wake queue (state.md "The drain") at the start of every
+ * wake-handling turn.
+ *
+ * Prints the queued records on stdout, one per line as stored (epoch TAB seq TAB kind TAB key
+ * TAB payload), deduplicated: one line per kind+key (one for all heartbeats), at its first
+ * position, carrying the latest record. Nothing for an empty queue. Then runs the guard's
+ * check on stderr (fm-guard.java). Exit 0; 1 with one line on stderr when the drain failed
+ * (its records are back in the queue, or, failing that, recovered by the next drain); 2 for
+ * arguments. Printing happens after the queue lock is released, so a reader that does not
+ * keep up never stalls a watcher's append; the records printed belong to this drain alone.
+ * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_QUEUE_LOCK_WAIT, FM_GUARD_GRACE,
+ * FM_LOCK_STALE_AFTER, FM_DEBUG.
+ */
+class FmWakeDrain {
+    public static void main(String[] args) {
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        System.exit(run(args, Knobs.fromEnvironment(), new FileOutputStream(FileDescriptor.out), err));
+    }
+
+    static int run(String[] args, Knobs knobs, OutputStream stdout, PrintStream err) {
+        if (args.length > 0) {
+            if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
+                System.out.println(usage());
+                return 0;
+            }
+            err.println("fm-wake-drain: unexpected argument '" + args[0] + "'; it takes none (see --help)");
+            return 2;
+        }
+        FmHome home;
+        try {
+            home = FmHome.resolve(knobs);
+        } catch (FmHome.Unresolved e) {
+            err.println("fm-wake-drain: " + e.getMessage());
+            return 1;
+        }
+        try {
+            home.ensureState();
+            new WakeQueue(home, knobs).drain(new BufferedOutputStream(stdout, 1 << 16));
+        } catch (IOException | RuntimeException e) {
+            String why = e.getMessage() != null ? e.getMessage() : e.toString();
+            err.println("fm-wake-drain: " + why.replaceAll("[\\r\\n]+", " "));
+            if (knobs.debug()) e.printStackTrace(err);
+            return 1;
+        }
+        try {
+            Guard.warn(home, knobs, err);
+        } catch (RuntimeException e) {
+            // The records are out; a guard that cannot look must not turn that into a failure.
+            if (knobs.debug()) e.printStackTrace(err);
+        }
+        return 0;
+    }
+
+    private static String usage() {
+        return "Usage: fm-wake-drain.java   (no options) prints the queued wakes, deduplicated, and empties the queue";
+    }
+}
