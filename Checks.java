@@ -1,0 +1,79 @@
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Watcher step 3: the sweep of {@code STATE/*.check.sh} (watcher.md "Checks").
+ *
+ * Scripts run with {@code bash}, in byte order of their names, each bounded by
+ * FM_CHECK_TIMEOUT (the whole process tree is killed on timeout; what it printed before
+ * counts). Only the first 64 KiB of a check's stdout are kept. The reason line and the
+ * queue payload are the same text: newlines and tabs in the output become spaces, because
+ * an agent reads exactly one line.
+ */
+final class Checks {
+    static final int MAX_OUTPUT = 64 * 1024;
+    private static final String SUFFIX = ".check.sh";
+
+    private final FmHome home;
+    private final Duration interval;
+    private final Duration timeout;
+    private final Duration beatEvery;
+    private final Runnable beat;
+
+    Checks(FmHome home, Knobs knobs, Duration beatEvery, Runnable beat) {
+        this.home = home;
+        this.interval = knobs.checkInterval();
+        this.timeout = knobs.checkTimeout();
+        this.beatEvery = beatEvery;
+        this.beat = beat;
+    }
+
+    /** Runs the sweep when due; the first check with output is the wake. */
+    Optional<Watcher.Wake> poll() throws IOException {
+        Optional<Duration> age = FmHome.age(home.lastCheck());
+        if (age.isPresent() && age.get().compareTo(interval) < 0) return Optional.empty();
+        for (Path script : scripts()) {
+            FmProc.Outcome ran = FmProc.run(List.of("bash", script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
+            beat.run();
+            if (ran.failedToStart()) {
+                // Without bash no check can ever wake us: say so rather than stay silent.
+                System.err.println("watcher: cannot start bash to run " + script + "; install bash or remove the check");
+                break; // the sweep counts as done, so this repeats once per FM_CHECK_INTERVAL, not per poll
+            }
+            String output = withoutTrailingNewlines(ran.stdout());
+            if (!output.isEmpty()) {
+                String line = WakeQueue.clean("check: " + script + ": " + output);
+                return Optional.of(new Watcher.Wake(List.of(new WakeQueue.Entry("check", script.toString(), line)),
+                        () -> FmHome.touch(home.lastCheck()), line, false));
+            }
+        }
+        FmHome.touch(home.lastCheck());
+        return Optional.empty();
+    }
+
+    /** What a shell's {@code $(...)} keeps: the output minus its trailing newlines. */
+    static String withoutTrailingNewlines(String s) {
+        int end = s.length();
+        while (end > 0 && s.charAt(end - 1) == '\n') end--;
+        return s.substring(0, end);
+    }
+
+    private List<Path> scripts() throws IOException {
+        List<Path> found = new ArrayList<>();
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(home.state)) {
+            for (Path p : dir) {
+                String name = p.getFileName().toString();
+                // A shell glob skips dot files; a directory named like a check is not one.
+                if (name.endsWith(SUFFIX) && !name.startsWith(".") && Files.isRegularFile(p)) found.add(p);
+            }
+        }
+        found.sort((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
+        return found;
+    }
+}

@@ -1,0 +1,310 @@
+//SOURCES FmHome.java FmLock.java FmProc.java Knobs.java WakeQueue.java Panes.java
+//SOURCES Checks.java Signals.java Heartbeat.java SignalWatch.java
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * One watcher cycle (watcher.md), usable in-process: {@link #start} takes this home's
+ * singleton lock (or says who holds it), {@link #cycle} polls until the first due wake.
+ *
+ * Per wake the order is fixed (state.md): queue append, then the wake's suppression marker,
+ * then the heartbeat streak, then the reason line. A failed append leaves every marker alone
+ * and returns 1, so the next watcher reports the same wake.
+ *
+ * The //SOURCES lines above let a script pull in the whole cycle with {@code //SOURCES Watcher.java}.
+ *
+ * The beacon is touched only from this thread, between phases and in every slice of a wait:
+ * a watcher that is stopped or wedged lets it go stale, which is what the guard looks for.
+ */
+final class Watcher {
+    /** No wait inside the cycle is shorter than this, so FM_POLL=0 cannot spin a core. */
+    static final Duration MIN_PAUSE = Duration.ofMillis(50);
+    private static final long MY_PID = ProcessHandle.current().pid();
+
+    /** A due wake: what to queue, the marker that suppresses it, and the line to print. */
+    record Wake(List<WakeQueue.Entry> entries, Marker marker, String line, boolean heartbeat) {}
+
+    /** Advances a wake's suppression marker; runs only after the queue append succeeded. */
+    interface Marker { void write() throws IOException; }
+
+    private final FmHome home;
+    private final Knobs knobs;
+    private final Duration beatEvery;
+    private final Duration idleBeatEvery;
+
+    Watcher(FmHome home, Knobs knobs) {
+        this.home = home;
+        this.knobs = knobs;
+        Duration half = atLeastMinPause(knobs.beaconMaxAge().dividedBy(2));
+        this.beatEvery = half.compareTo(Duration.ofSeconds(1)) < 0 ? half : Duration.ofSeconds(1);
+        this.idleBeatEvery = half;
+    }
+
+    private static Duration atLeastMinPause(Duration d) {
+        return d.compareTo(MIN_PAUSE) < 0 ? MIN_PAUSE : d;
+    }
+
+    // ------------------------------------------------------------------ start (steps 1-4)
+
+    /**
+     * Start steps 1-4: create STATE, take the singleton lock, record who we are in it, and
+     * make sure every exit path (including TERM, INT, HUP) releases it. When another process
+     * holds the lock, the result says which of watcher.md's three answers applies.
+     */
+    static Start start(FmHome home, Knobs knobs) throws IOException {
+        home.ensureState();
+        FmLock.Attempt attempt = FmLock.tryAcquire(home.watchLock(), knobs.lockStaleAfter());
+        if (!attempt.acquired()) return Start.refused(home, knobs, attempt.holder());
+        FmLock.Held held = attempt.held().get();
+        Thread release = new Thread(held::close, "fm-watch-release");
+        Runtime.getRuntime().addShutdownHook(release);
+        Start started = Start.held(held, release);
+        try {
+            held.writeMeta("fm-home", home.home.toString());
+            held.writeMeta("watcher-path", home.watcherPath.toString());
+            Optional<String> identity = FmProc.identity(MY_PID);
+            if (identity.isPresent()) held.writeMeta("pid-identity", identity.get());
+            FmHome.touch(home.beacon());
+            createIfMissing(home.lastHeartbeat());
+        } catch (IOException e) {
+            started.close();
+            throw new IOException("cannot record this watcher in " + home.state + ": " + e.getMessage(), e);
+        }
+        return started;
+    }
+
+    private static void createIfMissing(java.nio.file.Path p) throws IOException {
+        try {
+            Files.createFile(p);
+        } catch (FileAlreadyExistsException e) {
+            // an existing .last-heartbeat keeps its time: that is the point of it
+        }
+    }
+
+    /** What {@link #start} found: the lock, or one of watcher.md's answers when a peer holds it. */
+    static final class Start implements AutoCloseable {
+        enum Outcome {
+            /** We hold the lock; run {@link Watcher#cycle}. */
+            HELD,
+            /** A peer is watching this home (or is mid-acquire): stdout, exit 0. */
+            PEER_RUNNING,
+            /** A live holder whose beacon is older than FM_WATCHER_STALE_GRACE: stderr, exit 1. */
+            PEER_STALE_BEACON,
+            /** A live holder, no beacon at all, and a lock older than that grace: stderr, exit 1. */
+            PEER_NO_BEACON
+        }
+
+        private final Outcome outcome;
+        private final FmLock.Held lock;
+        private final Thread release;
+        private final OptionalLong holder;
+        private final String line;
+
+        private Start(Outcome outcome, FmLock.Held lock, Thread release, OptionalLong holder, String line) {
+            this.outcome = outcome;
+            this.lock = lock;
+            this.release = release;
+            this.holder = holder;
+            this.line = line;
+        }
+
+        static Start held(FmLock.Held lock, Thread release) {
+            return new Start(Outcome.HELD, lock, release, OptionalLong.of(MY_PID), null);
+        }
+
+        static Start refused(FmHome home, Knobs knobs, OptionalLong reported) {
+            // A pid that is already dead is a lock being reclaimed by someone else right now:
+            // that someone becomes the watcher, so this is "running, pid unknown".
+            OptionalLong pid = reported.isPresent() && FmProc.alive(reported.getAsLong()) ? reported
+                    : OptionalLong.empty();
+            if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, null, pid, "watcher: already running");
+            long p = pid.getAsLong();
+            Duration grace = knobs.watcherStaleGrace();
+            Optional<Duration> beaconAge = FmHome.age(home.beacon());
+            if (beaconAge.isPresent() && beaconAge.get().compareTo(grace) >= 0) {
+                return new Start(Outcome.PEER_STALE_BEACON, null, null, pid, "watcher: lock held by live pid " + p
+                        + " but heartbeat is stale for " + FmHome.secs(beaconAge.get()) + "s (>" + seconds(grace)
+                        + "s); inspect or stop that watcher before re-arming.");
+            }
+            Instant lockTime = FmLock.Snapshot.of(home.watchLock()).lockTime();
+            if (beaconAge.isEmpty() && lockTime != null
+                    && Duration.between(lockTime, Instant.now()).compareTo(grace) >= 0) {
+                return new Start(Outcome.PEER_NO_BEACON, null, null, pid, "watcher: lock held by live pid " + p
+                        + " but no heartbeat exists; inspect or stop that watcher before re-arming.");
+            }
+            return new Start(Outcome.PEER_RUNNING, null, null, pid, "watcher: already running pid " + p);
+        }
+
+        Outcome outcome() { return outcome; }
+        boolean acquired() { return outcome == Outcome.HELD; }
+        /** A healthy peer watches this home: nothing to do. */
+        boolean peerRunning() { return outcome == Outcome.PEER_RUNNING; }
+        /** A live peer holds the lock but looks wedged: one of the two loud refusals. */
+        boolean peerStale() { return outcome == Outcome.PEER_STALE_BEACON || outcome == Outcome.PEER_NO_BEACON; }
+        Optional<FmLock.Held> lock() { return Optional.ofNullable(lock); }
+        /** The holder's pid: ours when held, the peer's when known. */
+        OptionalLong holder() { return holder; }
+        /** The status line of a refusal (empty when held). */
+        Optional<String> line() { return Optional.ofNullable(line); }
+        boolean toStderr() { return peerStale(); }
+        int exitCode() { return peerStale() ? 1 : 0; }
+
+        /** Prints a refusal's line where watcher.md says it goes; nothing when held. */
+        void report(PrintStream out, PrintStream err) {
+            if (line == null) return;
+            PrintStream where = toStderr() ? err : out;
+            where.println(line);
+            where.flush();
+        }
+
+        /** Releases the lock if we hold it (a no-op when it no longer names us). */
+        @Override
+        public void close() {
+            if (lock == null) return;
+            lock.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(release);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or about to; it finds the lock already released
+            }
+        }
+    }
+
+    private static String seconds(Duration d) {
+        long ms = d.toMillis();
+        return ms % 1000 == 0 ? Long.toString(ms / 1000) : Double.toString(ms / 1000.0);
+    }
+
+    // ------------------------------------------------------------------ the cycle
+
+    /**
+     * Polls until the first due wake (prints its line on {@code out}, returns 0), until another
+     * watcher takes the lock (returns 0 silently), or until a failure (one line on stderr,
+     * returns 1). The caller still owns {@code lock} and releases it afterwards.
+     */
+    int cycle(FmLock.Held lock, PrintStream out) {
+        Runnable beat = this::beatQuietly;
+        Checks checks = new Checks(home, knobs, beatEvery, beat);
+        Signals signals = new Signals(home, knobs, this::linger);
+        Heartbeat heartbeat = new Heartbeat(home, knobs);
+        Panes panes = new Panes(home, knobs, beat);
+        Duration poll = knobs.poll();
+        try (SignalWatch nudge = SignalWatch.open(home.state)) {
+            while (true) {
+                if (evicted(lock)) return 0;
+                if (Thread.currentThread().isInterrupted()) {
+                    fail("interrupted before any wake was due; nothing was reported", new InterruptedException());
+                    return 1;
+                }
+                FmHome.touch(home.beacon());
+                Optional<Wake> wake = checks.poll();
+                if (wake.isEmpty()) {
+                    beat.run();
+                    wake = signals.poll();
+                }
+                if (wake.isEmpty()) {
+                    beat.run();
+                    wake = panes.poll().map(Watcher::paneWake);
+                }
+                if (wake.isEmpty()) {
+                    beat.run();
+                    wake = heartbeat.poll();
+                }
+                if (wake.isPresent()) return deliver(lock, wake.get(), heartbeat, out);
+                betweenPolls(poll, nudge);
+            }
+        } catch (IOException | RuntimeException e) {
+            fail(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+            return 1;
+        }
+    }
+
+    private static Wake paneWake(Panes.PaneWake w) {
+        return new Wake(List.of(new WakeQueue.Entry("stale", w.window(), w.line())), w.commit()::write, w.line(),
+                false);
+    }
+
+    /** The ordering rule of state.md, and nothing after an eviction (the new holder reports it). */
+    private int deliver(FmLock.Held lock, Wake wake, Heartbeat heartbeat, PrintStream out) {
+        if (evicted(lock)) return 0;
+        try {
+            new WakeQueue(home, knobs).append(wake.entries());
+        } catch (IOException e) {
+            fail(e.getMessage() + "; the wake was not recorded and stays due for the next watcher", e);
+            return 1;
+        }
+        // The wake is durable now. A marker that cannot be written only means the same wake is
+        // reported again later (the drain folds it), so the line is still printed, with a warning.
+        try {
+            wake.marker().write();
+            heartbeat.recordWake(wake.heartbeat());
+        } catch (IOException e) {
+            fail("wake queued, but a marker could not be written (" + e.getMessage()
+                    + "); fix it or this wake repeats", e);
+        }
+        out.println(wake.line());
+        out.flush();
+        return 0;
+    }
+
+    /** The lock no longer names us: another watcher took over, so we leave without a word. */
+    private boolean evicted(FmLock.Held lock) {
+        return !lock.stillHeld() || !FmLock.holderPid(lock.path()).equals(OptionalLong.of(MY_PID));
+    }
+
+    /**
+     * Sleeps FM_POLL in slices of half FM_BEACON_MAX_AGE (an idle watcher wakes rarely: that
+     * is most of its life), ending early when a signal file changes. Waits inside a poll (the
+     * linger, a check) beat at least every second.
+     */
+    private void betweenPolls(Duration poll, SignalWatch nudge) {
+        long start = System.nanoTime();
+        long end = start + Math.max(poll.toNanos(), MIN_PAUSE.toNanos());
+        while (!Thread.currentThread().isInterrupted()) {
+            long left = end - System.nanoTime();
+            if (left <= 0) return;
+            long slice = Math.min(left, idleBeatEvery.toNanos());
+            if (nudge.await(Duration.ofNanos(slice))) {
+                // A burst of events must not turn into a busy loop: keep the floor.
+                long floorLeft = start + MIN_PAUSE.toNanos() - System.nanoTime();
+                if (floorLeft > 0) FmProc.sleepQuietly(Math.max(1, floorLeft / 1_000_000));
+                return;
+            }
+            beatQuietly();
+        }
+    }
+
+    /** The signal linger: the full grace, in slices, each one a sign of life. */
+    private void linger(Duration grace) {
+        long end = System.nanoTime() + grace.toNanos();
+        while (!Thread.currentThread().isInterrupted()) {
+            long left = end - System.nanoTime();
+            if (left <= 0) return;
+            FmProc.sleepQuietly(Math.max(1, Math.min(left, beatEvery.toNanos()) / 1_000_000));
+            beatQuietly();
+        }
+    }
+
+    private void beatQuietly() {
+        try {
+            FmHome.touch(home.beacon());
+        } catch (IOException e) {
+            // the next poll's own touch reports a state directory that went away
+            if (knobs.debug()) System.err.println("watcher: could not touch " + home.beacon() + ": " + e);
+        }
+    }
+
+    private void fail(String message, Throwable cause) {
+        System.err.println("watcher: " + message.replaceAll("[\\r\\n]+", " "));
+        if (knobs.debug()) cause.printStackTrace();
+        System.err.flush();
+    }
+}
