@@ -45,6 +45,7 @@ final class Arm {
             Watcher.Start start = Watcher.start(home, knobs);
             if (start.lock().isPresent()) return runOwnWatcher(start.lock().get());
             problem = start.line().orElse(null);
+            if (start.outcome() == Watcher.Start.Outcome.NOT_A_LOCK) break; // waiting cannot help
             if (System.nanoTime() > deadline) break;
             Thread.sleep(STEP.toMillis());
         }

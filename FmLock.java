@@ -74,6 +74,10 @@ final class FmLock {
                     + (holder.isPresent() ? "pid " + holder.getAsLong() : "an unknown process") + ")");
             this.holder = holder;
         }
+        Timeout(String message) {
+            super(message);
+            this.holder = OptionalLong.empty();
+        }
     }
 
     /** A lock we hold. Closing it releases it, and only if it is still ours. */
@@ -144,6 +148,8 @@ final class FmLock {
         while (true) {
             Attempt a = tryAcquire(lock, stale);
             if (a.acquired()) return a.held().get();
+            // Nothing ever removes a non-lock at a lock path, so waiting for it is pointless.
+            if (Snapshot.of(lock).form() == Form.OTHER) throw new Timeout(notALock(lock));
             if (System.nanoTime() >= deadline) throw new Timeout(lock, limit, a.holder());
             Thread.sleep(WAIT_STEP.toMillis());
         }
@@ -347,7 +353,13 @@ final class FmLock {
         }
     }
 
-    /** The holder's pid as the lock names it now, if readable. */
+    /** The one-line complaint about a lock path that holds something that is not a lock. */
+    static String notALock(Path lock) {
+        return lock + " is not a lock (a regular file or other non-directory); nothing removes it"
+                + " automatically: remove it by hand if no firstmate tool is using it";
+    }
+
+        /** The holder's pid as the lock names it now, if readable. */
     static OptionalLong holderPid(Path lock) {
         return readPid(lock.resolve("pid"));
     }

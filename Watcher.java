@@ -99,7 +99,9 @@ final class Watcher {
             /** A live holder whose beacon is older than FM_WATCHER_STALE_GRACE: stderr, exit 1. */
             PEER_STALE_BEACON,
             /** A live holder, no beacon at all, and a lock older than that grace: stderr, exit 1. */
-            PEER_NO_BEACON
+            PEER_NO_BEACON,
+            /** The lock path holds a regular file: nothing can take it; stderr, exit 1. */
+            NOT_A_LOCK
         }
 
         private final Outcome outcome;
@@ -125,6 +127,9 @@ final class Watcher {
             // that someone becomes the watcher, so this is "running, pid unknown".
             OptionalLong pid = reported.isPresent() && FmProc.alive(reported.getAsLong()) ? reported
                     : OptionalLong.empty();
+            if (FmLock.Snapshot.of(home.watchLock()).form() == FmLock.Form.OTHER) {
+                return new Start(Outcome.NOT_A_LOCK, null, null, pid, "watcher: " + FmLock.notALock(home.watchLock()));
+            }
             if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, null, pid, "watcher: already running");
             long p = pid.getAsLong();
             Duration grace = knobs.watcherStaleGrace();
@@ -149,13 +154,15 @@ final class Watcher {
         boolean peerRunning() { return outcome == Outcome.PEER_RUNNING; }
         /** A live peer holds the lock but looks wedged: one of the two loud refusals. */
         boolean peerStale() { return outcome == Outcome.PEER_STALE_BEACON || outcome == Outcome.PEER_NO_BEACON; }
+        /** A refusal that belongs on stderr with exit 1. */
+        boolean refusedLoudly() { return peerStale() || outcome == Outcome.NOT_A_LOCK; }
         Optional<FmLock.Held> lock() { return Optional.ofNullable(lock); }
         /** The holder's pid: ours when held, the peer's when known. */
         OptionalLong holder() { return holder; }
         /** The status line of a refusal (empty when held). */
         Optional<String> line() { return Optional.ofNullable(line); }
-        boolean toStderr() { return peerStale(); }
-        int exitCode() { return peerStale() ? 1 : 0; }
+        boolean toStderr() { return refusedLoudly(); }
+        int exitCode() { return refusedLoudly() ? 1 : 0; }
 
         /** Prints a refusal's line where watcher.md says it goes; nothing when held. */
         void report(PrintStream out, PrintStream err) {

@@ -167,4 +167,20 @@ class LivenessTest {
         assertTrue(Files.isDirectory(lock));
         assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
     }
+
+    @Test
+    void aRegularFileAtTheLockPathIsReportedAndNeverRemoved() throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Files.writeString(lock, "not a lock\n");
+        TestKit.Result w = kit.run(TestKit.command("fm-watch.java"), env("FM_HEARTBEAT", "0.5"), home, Duration.ofSeconds(60));
+        assertEquals(1, w.exit(), w.stdout());
+        assertEquals("", w.stdout());
+        assertTrue(w.stderr().startsWith("watcher: " + lock + " is not a lock"), w.stderr());
+        assertEquals(1, w.stderr().lines().count(), w.stderr());
+        TestKit.Result a = kit.run(TestKit.command("fm-watch-arm.java"), env(), home, Duration.ofSeconds(60));
+        assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", a.stdout());
+        assertNotEquals(0, a.exit());
+        assertTrue(a.stderr().contains("is not a lock"), a.stderr());
+        assertEquals("not a lock\n", Files.readString(lock));
+    }
 }
