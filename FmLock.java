@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -215,7 +216,9 @@ final class FmLock {
             // Claim. Race: a stealer that judged an older lock abandoned may remove our fresh
             // link between create and claim; re-reading the pid and the link catches that, and
             // a steal mutex in place means a reclaim is under way that we must not overtake.
-            Files.writeString(pidFile, me + "\n");
+            // The same bytes written over themselves (no truncation): a reader never sees the
+            // claimed lock without a pid. A vanished owner directory fails this write.
+            Files.write(pidFile, (me + "\n").getBytes(StandardCharsets.UTF_8), StandardOpenOption.WRITE);
             if (!readPid(pidFile).equals(OptionalLong.of(MY_PID)) || !owner.equals(readLink(lock))) {
                 throw new IOException("claim lost");
             }
@@ -321,11 +324,7 @@ final class FmLock {
             Optional<Instant> start = FmProc.startOf(p);
             if (start.isPresent() && pidTime != null
                     && start.get().isAfter(pidTime.plus(RECYCLE_MARGIN))) return true;
-            if (FmProc.isOurIdentityFormat(identity) && identity.startsWith(FmProc.IDENTITY_FORMAT + " pid=" + p + " ")) {
-                Optional<String> now = FmProc.identity(p);
-                return now.isPresent() && !now.get().equals(identity);
-            }
-            return false;
+            return FmProc.identityMatches(identity, p).map(same -> !same).orElse(false);
         }
 
         boolean sameLockAs(Snapshot o) {

@@ -74,6 +74,23 @@ final class FmProc {
         return line != null && line.startsWith(IDENTITY_FORMAT + " pid=");
     }
 
+    /**
+     * Whether {@code recorded} (an identity line) names the process that now has {@code pid}.
+     * Empty when it proves nothing: not our format, unparsable, or the start instant cannot be
+     * read. Only pid and start instant decide: the executable is informational, since another
+     * user cannot read it and an upgrade renames it, while the process stays the same.
+     */
+    static Optional<Boolean> identityMatches(String recorded, long pid) {
+        if (!isOurIdentityFormat(recorded)) return Optional.empty();
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) start=([0-9]+)( |$)").matcher(recorded);
+        if (!m.find()) return Optional.empty();
+        Optional<Instant> start = startOf(pid);
+        if (start.isEmpty()) return Optional.empty();
+        return Optional.of(m.group(1).equals(Long.toString(pid))
+                && m.group(2).equals(Long.toString(start.get().toEpochMilli())));
+    }
+
     /** What a bounded command did: its exit status (-1 when killed), output, and whether it timed out. */
     record Outcome(int exit, String stdout, boolean timedOut, boolean failedToStart) {
         boolean ok() { return !timedOut && !failedToStart && exit == 0; }

@@ -49,8 +49,7 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
     static boolean isOurs(FmHome home, Path lockPath, long pid) {
         if (!namesThisHome(home, lockPath)) return false;
         String recorded = FmLock.firstLine(FmLock.readSmall(lockPath.resolve("pid-identity")));
-        Optional<String> now = FmProc.identity(pid);
-        return recorded != null && now.isPresent() && recorded.equals(now.get());
+        return FmProc.identityMatches(recorded, pid).orElse(false);
     }
 
     /** fm-home and watcher-path are this home's (the identity aside). */
