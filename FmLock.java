@@ -380,7 +380,8 @@ final class FmLock {
     /** Reads a small text file; anything unreadable or oversized reads as absent. */
     static String readSmall(Path p) {
         try {
-            if (Files.size(p) > 4096) return null;
+            // Only a regular file: a FIFO planted at pid would otherwise block every acquirer.
+            if (!Files.isRegularFile(p) || Files.size(p) > 4096) return null;
             return new String(Files.readAllBytes(p), StandardCharsets.UTF_8);
         } catch (IOException | SecurityException e) {
             return null;
