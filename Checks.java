@@ -19,6 +19,11 @@ import java.util.Optional;
 final class Checks {
     static final int MAX_OUTPUT = 64 * 1024;
     private static final String SUFFIX = ".check.sh";
+    /**
+     * Runs the check in its own process group (job control) and kills that group when the check
+     * exits: children it left behind are reparented away from us, and only the group still finds them.
+     */
+    private static final String REAP = "set -m; bash \"$1\" & p=$!; wait $p; s=$?; kill -KILL -- -$p 2>/dev/null; exit $s";
 
     private final FmHome home;
     private final Duration interval;
@@ -39,7 +44,7 @@ final class Checks {
         Optional<Duration> age = FmHome.age(home.lastCheck());
         if (age.isPresent() && age.get().compareTo(interval) < 0) return Optional.empty();
         for (Path script : scripts()) {
-            FmProc.Outcome ran = FmProc.run(List.of("bash", script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
+            FmProc.Outcome ran = FmProc.run(List.of("bash", "-c", REAP, "fm-check", script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
             beat.run();
             if (ran.failedToStart()) {
                 // Without bash no check can ever wake us: say so rather than stay silent.

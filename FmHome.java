@@ -36,6 +36,17 @@ final class FmHome {
     }
 
     static FmHome resolve(Knobs knobs) throws Unresolved {
+        try {
+            return resolvePaths(knobs);
+        } catch (java.nio.file.InvalidPathException e) {
+            // Java names files in the locale's encoding (LANG=C: ASCII); it cannot open this path at all.
+            throw new Unresolved("FM_HOME (or FM_STATE_OVERRIDE, or the checkout) is a path this locale cannot encode ('"
+                    + e.getInput() + "', file names as " + System.getProperty("sun.jnu.encoding")
+                    + "); run with a UTF-8 locale, e.g. LC_ALL=C.UTF-8");
+        }
+    }
+
+    private static FmHome resolvePaths(Knobs knobs) throws Unresolved {
         Optional<Path> checkout = checkoutDir(knobs);
         String homeVar = knobs.raw("FM_HOME");
         if (homeVar == null) homeVar = knobs.raw("FM_ROOT_OVERRIDE");

@@ -61,23 +61,29 @@ final class FmLock {
     // ------------------------------------------------------------------ results
 
     /** The outcome of one attempt: either we hold the lock, or somebody (maybe unknown) does. */
-    record Attempt(Optional<Held> held, OptionalLong holder) {
-        static Attempt won(Held h) { return new Attempt(Optional.of(h), OptionalLong.of(MY_PID)); }
-        static Attempt lost(OptionalLong holder) { return new Attempt(Optional.empty(), holder); }
+    record Attempt(Optional<Held> held, OptionalLong holder, Optional<String> refusal) {
+        static Attempt won(Held h) { return new Attempt(Optional.of(h), OptionalLong.of(MY_PID), Optional.empty()); }
+        static Attempt lost(OptionalLong holder) { return new Attempt(Optional.empty(), holder, Optional.empty()); }
+        /** The file system will not let us create a lock here at all (permissions, read-only, full). */
+        static Attempt refused(String why) { return new Attempt(Optional.empty(), OptionalLong.empty(), Optional.of(why)); }
         boolean acquired() { return held.isPresent(); }
     }
 
     /** Thrown by {@link #acquireWithin} when the deadline passes. */
     static final class Timeout extends Exception {
         final OptionalLong holder;
+        /** True when we gave up waiting on a holder; false when waiting could never have helped. */
+        final boolean waited;
         Timeout(Path lock, Duration waited, OptionalLong holder) {
             super("could not take " + lock + " within " + waited.toSeconds() + "s (held by "
                     + (holder.isPresent() ? "pid " + holder.getAsLong() : "an unknown process") + ")");
             this.holder = holder;
+            this.waited = true;
         }
         Timeout(String message) {
             super(message);
             this.holder = OptionalLong.empty();
+            this.waited = false;
         }
     }
 
@@ -149,18 +155,28 @@ final class FmLock {
         while (true) {
             Attempt a = tryAcquire(lock, stale);
             if (a.acquired()) return a.held().get();
+            if (a.refusal().isPresent()) throw new Timeout(a.refusal().get());
             // Nothing ever removes a non-lock at a lock path, so waiting for it is pointless.
             if (Snapshot.of(lock).form() == Form.OTHER) throw new Timeout(notALock(lock));
+            if (a.holder().isEmpty() && !foreignFiles(lock).isEmpty()) throw new Timeout(cluttered(lock));
             if (System.nanoTime() >= deadline) throw new Timeout(lock, limit, a.holder());
             Thread.sleep(WAIT_STEP.toMillis());
         }
     }
 
     private static Attempt acquireOnce(Path lock, Duration midAcquireFloor) {
-        Optional<Held> created = create(lock, null);
+        Optional<Held> created;
+        try {
+            created = create(lock, null);
+        } catch (Refused r) {
+            return Attempt.refused(r.getMessage());
+        }
         if (created.isPresent()) return Attempt.won(created.get());
 
         Snapshot seen = Snapshot.of(lock);
+        // Gone already (its holder released it): nothing to steal. Without this, a create that
+        // fails for any other reason recursed into <lock>.steal.steal... until the stack overflowed.
+        if (seen.form == Form.ABSENT) return Attempt.lost(OptionalLong.empty());
         if (seen.isHeldBy(midAcquireFloor)) return Attempt.lost(seen.pid);
         if (seen.form == Form.OTHER) return Attempt.lost(OptionalLong.empty()); // never ours to remove
 
@@ -169,6 +185,7 @@ final class FmLock {
         // a live stealer's mutex.
         Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
         Attempt mutex = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
+        if (mutex.refusal().isPresent()) return mutex;
         if (!mutex.acquired()) return Attempt.lost(Snapshot.of(lock).pid);
         try (Held steal = mutex.held().get()) {
             // Race: between our first look and taking the mutex, another stealer may have
@@ -180,7 +197,12 @@ final class FmLock {
             Snapshot last = Snapshot.of(lock);
             if (!last.sameLockAs(seen) || last.isHeldBy(midAcquireFloor)) return Attempt.lost(last.pid);
             removeAbandoned(lock, last);
-            Optional<Held> mine = create(lock, steal.ownerDir());
+            Optional<Held> mine;
+            try {
+                mine = create(lock, steal.ownerDir());
+            } catch (Refused r) {
+                return Attempt.refused(r.getMessage());
+            }
             return mine.map(Attempt::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
         }
     }
@@ -189,20 +211,28 @@ final class FmLock {
      * Create and claim (lock.md "Create"). {@code allowedSteal} is the owner directory of the
      * steal mutex we hold ourselves, if any; any other steal mutex in place makes us back off.
      */
-    private static Optional<Held> create(Path lock, Path allowedSteal) {
+    private static Optional<Held> create(Path lock, Path allowedSteal) throws Refused {
         Path owner;
+        Path parent;
         try {
-            Path parent = lock.getParent().toRealPath();
+            parent = lock.getParent().toRealPath();
             lock = parent.resolve(lock.getFileName());
             owner = parent.resolve(lock.getFileName() + ".owner." + Long.toHexString(RANDOM.nextLong() >>> 1));
             Files.createDirectory(owner);
+        } catch (FileAlreadyExistsException e) {
+            return Optional.empty(); // a random name taken: as good as a lost race
         } catch (IOException e) {
-            return Optional.empty();
+            throw new Refused(lock.toAbsolutePath().getParent(), e);
         }
         Path pidFile = owner.resolve("pid");
         String me = Long.toString(MY_PID);
         try {
-            Files.writeString(pidFile, me + "\n");
+            try {
+                Files.writeString(pidFile, me + "\n");
+            } catch (IOException e) {
+                removeOwnerDir(owner);
+                throw new Refused(parent, e);
+            }
             if (!readPid(pidFile).equals(OptionalLong.of(MY_PID))) throw new IOException("pid mismatch");
             if (Files.exists(lock, LinkOption.NOFOLLOW_LINKS)) throw new IOException("exists"); // also a dangling link
             try {
@@ -229,10 +259,42 @@ final class FmLock {
                 throw new IOException("steal in progress");
             }
             return Optional.of(new Held(lock, owner));
+        } catch (Refused r) {
+            throw r;
         } catch (IOException | RuntimeException e) {
             removeOwnerDir(owner);
             return Optional.empty();
         }
+    }
+
+    /** The directory will not hold a lock (permissions, read-only, full): waiting cannot help. */
+    static final class Refused extends IOException {
+        Refused(Path dir, IOException cause) {
+            super("cannot create a lock in " + dir + " (" + reason(cause) + "); check its permissions and free space",
+                    cause);
+        }
+
+        private static String reason(IOException e) {
+            if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+            if (e instanceof java.nio.file.FileSystemException f) return f.getReason() != null ? f.getReason() : "refused";
+            return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        }
+    }
+
+    /** A directory-form lock's files that the protocol does not own (nothing ever removes them). */
+    static List<String> foreignFiles(Path lock) {
+        if (!Files.isDirectory(lock, LinkOption.NOFOLLOW_LINKS)) return List.of();
+        try (java.util.stream.Stream<Path> s = Files.list(lock)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> !KNOWN_FILES.contains(n)).sorted().toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    /** The one-line complaint about a directory lock that can never be removed. */
+    static String cluttered(Path lock) {
+        return lock + " holds files the lock protocol does not own (" + String.join(", ", foreignFiles(lock))
+                + "); nothing removes them automatically: move them out if no firstmate tool is using it";
     }
 
     /** Removes the lock we judged abandoned: exactly its known files, never anything else. */

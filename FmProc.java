@@ -119,6 +119,30 @@ final class FmProc {
         } catch (IOException e) {
             return new Outcome(-1, "", false, true);
         }
+        RUNNING.add(p);
+        if (STOP_HOOK.compareAndSet(false, true)) {
+            try {
+                Runtime.getRuntime().addShutdownHook(new Thread(
+                        () -> RUNNING.forEach(c -> killTree(c.toHandle())), "fm-children-stop"));
+            } catch (IllegalStateException exiting) {
+                // already shutting down
+            }
+        }
+        try {
+            return waitBounded(p, limit, maxBytes, beatEvery, beat);
+        } finally {
+            RUNNING.remove(p);
+        }
+    }
+
+    /**
+     * The commands this JVM is waiting on right now: a JVM-wide fact. One shutdown hook stops
+     * them (and what they started) when TERM, INT or HUP ends us mid-command.
+     */
+    private static final java.util.Set<Process> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final java.util.concurrent.atomic.AtomicBoolean STOP_HOOK = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private static Outcome waitBounded(Process p, Duration limit, int maxBytes, Duration beatEvery, Runnable beat) {
         ByteArrayOutputStream kept = new ByteArrayOutputStream();
         Thread reader = new Thread(() -> drain(p.getInputStream(), kept, maxBytes), "fm-cmd-out");
         reader.setDaemon(true);

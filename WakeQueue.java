@@ -115,12 +115,37 @@ final class WakeQueue {
             taken = takeAll();
         }
         if (taken == null) return 0;
+        // A TERM/INT/HUP while printing: put the records back rather than leave the private file.
+        Object guard = new Object();
+        boolean[] state = new boolean[2]; // [0] printed, [1] put back by the hook
+        Thread hook = new Thread(() -> {
+            synchronized (guard) {
+                if (state[0]) return;
+                state[1] = true;
+                try (FmLock.Held lock = FmLock.acquireWithin(home.wakeQueueLock(), Duration.ofSeconds(5))) {
+                    putInFront(taken);
+                } catch (Exception e) {
+                    // left in place: the next drain recovers it
+                }
+            }
+        }, "fm-drain-put-back");
+        Runtime.getRuntime().addShutdownHook(hook);
         int printed;
         try {
             printed = printDeduplicated(taken, out);
         } catch (IOException | RuntimeException e) {
+            synchronized (guard) {
+                state[0] = true;
+                if (state[1]) throw new IOException("interrupted");
+            }
+            removeHook(hook);
             throw putBack(taken, e);
         }
+        synchronized (guard) {
+            state[0] = true;
+            if (state[1]) return printed;
+        }
+        removeHook(hook);
         try {
             Files.delete(taken);
         } catch (IOException e) {
@@ -129,6 +154,14 @@ final class WakeQueue {
                     + oneLine(e.getMessage()) + "); the next drain will print them again", e);
         }
         return printed;
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException exiting) {
+            // the hook runs, finds the records printed, and does nothing
+        }
     }
 
     /** Under the lock: moves a non-empty queue to a fresh private file; null when there is nothing. */
@@ -338,7 +371,7 @@ final class WakeQueue {
         try {
             return FmLock.acquireWithin(home.wakeQueueLock(), lockWait);
         } catch (FmLock.Timeout t) {
-            throw new IOException(t.getMessage() + "; if no queue user is running, remove " + home.wakeQueueLock());
+            throw new IOException(t.getMessage() + (t.waited ? "; if no queue user is running, remove " + home.wakeQueueLock() : ""));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for " + home.wakeQueueLock());
@@ -357,7 +390,12 @@ final class WakeQueue {
     private void writeSeq(long seq) throws IOException {
         Path tmp = home.wakeQueueSeq().resolveSibling(".wake-queue.seq.tmp." + ProcessHandle.current().pid());
         Files.writeString(tmp, seq + "\n");
-        Files.move(tmp, home.wakeQueueSeq(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        try {
+            Files.move(tmp, home.wakeQueueSeq(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp); // a failed append leaves nothing behind
+            throw e;
+        }
     }
 
     /** Tabs, CR and LF inside a field would break the record; they become spaces. */

@@ -62,6 +62,10 @@ final class Watcher {
     static Start start(FmHome home, Knobs knobs) throws IOException {
         home.ensureState();
         FmLock.Attempt attempt = FmLock.tryAcquire(home.watchLock(), knobs.lockStaleAfter());
+        if (attempt.refusal().isPresent()) {
+            return new Start(Start.Outcome.NOT_A_LOCK, null, null, java.util.OptionalLong.empty(),
+                    "watcher: " + attempt.refusal().get());
+        }
         if (!attempt.acquired()) return Start.refused(home, knobs, attempt.holder());
         FmLock.Held held = attempt.held().get();
         Thread release = new Thread(held::close, "fm-watch-release");
@@ -129,6 +133,9 @@ final class Watcher {
                     : OptionalLong.empty();
             if (FmLock.Snapshot.of(home.watchLock()).form() == FmLock.Form.OTHER) {
                 return new Start(Outcome.NOT_A_LOCK, null, null, pid, "watcher: " + FmLock.notALock(home.watchLock()));
+            }
+            if (pid.isEmpty() && !FmLock.foreignFiles(home.watchLock()).isEmpty()) {
+                return new Start(Outcome.NOT_A_LOCK, null, null, pid, "watcher: " + FmLock.cluttered(home.watchLock()));
             }
             if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, null, pid, "watcher: already running");
             long p = pid.getAsLong();

@@ -53,6 +53,14 @@ class run {
 
             @Override
             public void executionFinished(TestIdentifier id, TestExecutionResult result) {
+                if (result.getStatus() == TestExecutionResult.Status.ABORTED) { // a failed assumption
+                    if (id.isTest()) {
+                        skipped.incrementAndGet();
+                        System.out.println("SKIP " + id.getDisplayName() + " ("
+                                + result.getThrowable().map(Throwable::getMessage).orElse("assumption") + ")");
+                    }
+                    return;
+                }
                 boolean ok = result.getStatus() == TestExecutionResult.Status.SUCCESSFUL;
                 if (!id.isTest()) {
                     if (!ok) { // a failing @BeforeAll or class setup
