@@ -1,0 +1,362 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * TERM, INT and HUP sent to every command at a moment that matters (idle, lingering, inside
+ * a check, attached, printing a drain, holding a lock). Each must release what it holds,
+ * leave no process it started behind, lose no wake, and exit 128 + the signal number.
+ */
+class SignalsTest {
+    private static final Duration LIMIT = Duration.ofSeconds(60);
+
+    enum Sig {
+        HUP(1), INT(2), TERM(15);
+
+        final int number;
+
+        Sig(int number) { this.number = number; }
+
+        int exitCode() { return 128 + number; }
+    }
+
+    private TestKit kit;
+    private Path home;
+    private Path state;
+    /** Pids of check processes the watchers started: if they outlive a test we stop them. */
+    private final List<Long> checkPids = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        kit = new TestKit();
+        home = kit.tempDir("fm-signals");
+        state = Files.createDirectories(home.resolve("state"));
+    }
+
+    @AfterEach
+    void tearDown() {
+        // An orphaned check escapes TestKit's process tree; stop it by the pid it recorded.
+        for (long pid : checkPids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        kit.close();
+    }
+
+    // ------------------------------------------------------------------ the cases
+
+    @Test void watcherIdleHup() throws Exception { watcherIdle(Sig.HUP); }
+    @Test void watcherIdleInt() throws Exception { watcherIdle(Sig.INT); }
+    @Test void watcherIdleTerm() throws Exception { watcherIdle(Sig.TERM); }
+
+    @Test void watcherInLingerHup() throws Exception { watcherInLinger(Sig.HUP); }
+    @Test void watcherInLingerInt() throws Exception { watcherInLinger(Sig.INT); }
+    @Test void watcherInLingerTerm() throws Exception { watcherInLinger(Sig.TERM); }
+
+    @Test void watcherInCheckHup() throws Exception { inCheck("fm-watch.java", Sig.HUP); }
+    @Test void watcherInCheckInt() throws Exception { inCheck("fm-watch.java", Sig.INT); }
+    @Test void watcherInCheckTerm() throws Exception { inCheck("fm-watch.java", Sig.TERM); }
+
+    @Test void armIdleHup() throws Exception { armIdle(Sig.HUP); }
+    @Test void armIdleInt() throws Exception { armIdle(Sig.INT); }
+    @Test void armIdleTerm() throws Exception { armIdle(Sig.TERM); }
+
+    @Test void armInCheckHup() throws Exception { inCheck("fm-watch-arm.java", Sig.HUP); }
+    @Test void armInCheckInt() throws Exception { inCheck("fm-watch-arm.java", Sig.INT); }
+    @Test void armInCheckTerm() throws Exception { inCheck("fm-watch-arm.java", Sig.TERM); }
+
+    @Test void armAttachedHup() throws Exception { armAttached(Sig.HUP); }
+    @Test void armAttachedInt() throws Exception { armAttached(Sig.INT); }
+    @Test void armAttachedTerm() throws Exception { armAttached(Sig.TERM); }
+
+    @Test void drainPrintingHup() throws Exception { drainPrinting(Sig.HUP); }
+    @Test void drainPrintingInt() throws Exception { drainPrinting(Sig.INT); }
+    @Test void drainPrintingTerm() throws Exception { drainPrinting(Sig.TERM); }
+
+    @Test void guardHup() throws Exception { guard(Sig.HUP); }
+    @Test void guardInt() throws Exception { guard(Sig.INT); }
+    @Test void guardTerm() throws Exception { guard(Sig.TERM); }
+
+    @Test void lockHoldHup() throws Exception { lockHold(Sig.HUP); }
+    @Test void lockHoldInt() throws Exception { lockHold(Sig.INT); }
+    @Test void lockHoldTerm() throws Exception { lockHold(Sig.TERM); }
+
+    // ------------------------------------------------------------------ scenarios
+
+    private void watcherIdle(Sig sig) throws Exception {
+        Proc w = start("fm-watch.java", env());
+        awaitWatching(w);
+        signal(w, sig);
+        assertEquals(sig.exitCode(), w.exit(), w.err());
+        assertNothingLeft();
+    }
+
+    /** A status change starts a 60 s linger; the signal lands inside it and the wake survives. */
+    private void watcherInLinger(Sig sig) throws Exception {
+        Map<String, String> env = env("FM_SIGNAL_GRACE", "60");
+        Proc w = start("fm-watch.java", env);
+        awaitWatching(w);
+        Path status = Files.writeString(state.resolve("task.status"), "working: 1\n");
+        // With FM_POLL=0.2 the change is seen within a poll; 1.5 s puts us well inside the linger.
+        Thread.sleep(1500);
+        assertTrue(w.process.isAlive(), "the watcher left its 60 s linger early: " + w.err());
+        signal(w, sig);
+        assertEquals(sig.exitCode(), w.exit(), w.err());
+        assertEquals("", String.join("\n", w.lines), "no reason line from an interrupted linger");
+        assertFalse(Files.exists(state.resolve(".seen-task_status")), "an unreported signal must not be marked seen");
+        assertNothingLeft();
+        // Nothing lost: the next watcher reports the same change.
+        TestKit.Result next = kit.run(TestKit.command("fm-watch.java"), env("FM_SIGNAL_GRACE", "0"), home, LIMIT);
+        assertEquals("signal: " + status + "\n", next.stdout(), next.stderr());
+    }
+
+    /** A check that started a child and waits on it: the signal must end both, not orphan them. */
+    private void inCheck(String script, Sig sig) throws Exception {
+        Path shellPid = home.resolve("check-shell.pid");
+        Path childPid = home.resolve("check-child.pid");
+        Files.writeString(state.resolve("slow.check.sh"),
+                "echo $$ > '" + shellPid + "'\nsleep 300 &\necho $! > '" + childPid + "'\nwait\n");
+        Proc w = start(script, env("FM_CHECK_INTERVAL", "0", "FM_CHECK_TIMEOUT", "600"));
+        assertTrue(TestKit.waitFor(LIMIT, () -> Files.exists(childPid) && Files.exists(shellPid) && size(childPid) > 0),
+                "the check never started: " + w.err());
+        long shell = Long.parseLong(Files.readString(shellPid).strip());
+        long child = Long.parseLong(Files.readString(childPid).strip());
+        checkPids.add(child);
+        checkPids.add(shell);
+        assertTrue(w.process.isAlive(), "the watcher left during its check: " + w.lines + " " + w.err());
+        signal(w, sig);
+        assertEquals(sig.exitCode(), w.exit(), w.err());
+        assertNothingLeft();
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(10), () -> gone(shell) && gone(child)),
+                script + " exited on " + sig + " but left its check running: bash pid " + shell + " alive="
+                        + !gone(shell) + ", its child sleep pid " + child + " alive=" + !gone(child));
+    }
+
+    private void armIdle(Sig sig) throws Exception {
+        Proc a = start("fm-watch-arm.java", env());
+        String line = a.next();
+        assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line + " " + a.err());
+        awaitWatching(a);
+        signal(a, sig);
+        assertEquals(sig.exitCode(), a.exit(), a.err());
+        assertNothingLeft();
+    }
+
+    /** An attached arm holds nothing: its signal ends it alone and the watcher it watched lives on. */
+    private void armAttached(Sig sig) throws Exception {
+        Proc watcher = start("fm-watch-arm.java", env());
+        assertTrue(watcher.next().startsWith("watcher: started pid=" + watcher.process.pid()), watcher.err());
+        Proc attached = start("fm-watch-arm.java", env(), "--attach");
+        String line = attached.next();
+        assertTrue(line.startsWith("watcher: attached pid=" + watcher.process.pid() + " "), line + " " + attached.err());
+        signal(attached, sig);
+        assertEquals(sig.exitCode(), attached.exit(), attached.err());
+        assertTrue(watcher.process.isAlive(), "the watcher must outlive an attached arm");
+        assertEquals(watcher.process.pid(), FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1));
+        assertEquals(1, names(n -> n.startsWith(".watch.lock.owner.")).size(), "only the watcher's owner directory");
+        assertEquals(List.of(), names(n -> n.startsWith(".wake-queue.lock") || n.startsWith(WakeQueue.DRAINING_PREFIX)));
+    }
+
+    /**
+     * A drain blocked mid-print on a pipe nobody reads. After the signal, every record is either
+     * printed already or still in the queue (at-least-once), and no private file is left behind.
+     */
+    private void drainPrinting(Sig sig) throws Exception {
+        int records = 200_000;
+        StringBuilder sb = new StringBuilder();
+        for (int i = 1; i <= records; i++) {
+            sb.append("1700000000\t").append(i).append("\tsignal\tk").append(i).append("\tsignal: k").append(i).append('\n');
+        }
+        Files.writeString(state.resolve(".wake-queue"), sb);
+        Set<String> all = new HashSet<>(List.of(sb.toString().split("\n")));
+        Process p = kit.start(TestKit.command("fm-wake-drain.java"), Map.of("FM_HOME", home.toString()), home);
+        StringBuilder err = new StringBuilder();
+        TestKit.pump(p.getErrorStream(), err);
+        assertTrue(TestKit.waitFor(LIMIT, () -> names(n -> n.startsWith(WakeQueue.DRAINING_PREFIX)).size() == 1),
+                "the drain never took the queue: " + err);
+        // Read a little, so the drain is printing (and blocked on the full pipe) when the signal lands.
+        InputStream out = p.getInputStream();
+        byte[] first = out.readNBytes(256 * 1024);
+        assertEquals(256 * 1024, first.length, "the drain printed too little: " + err);
+        assertTrue(p.isAlive(), "the drain finished before the signal; make the queue bigger");
+        signal(p, sig);
+        byte[] rest = out.readAllBytes();
+        assertTrue(p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), "the drain ignored " + sig);
+        assertEquals(sig.exitCode(), p.exitValue(), err.toString());
+        String printed = new String(first, StandardCharsets.ISO_8859_1) + new String(rest, StandardCharsets.ISO_8859_1);
+        List<String> leftBehind = names(n -> n.startsWith(WakeQueue.DRAINING_PREFIX) || n.startsWith(".wake-queue.lock"));
+
+        TestKit.Result next = kit.run(TestKit.command("fm-wake-drain.java"), Map.of("FM_HOME", home.toString()), home, LIMIT);
+        assertEquals(0, next.exit(), next.stderr());
+        Set<String> covered = new HashSet<>(completeLines(printed));
+        covered.addAll(next.lines());
+        Set<String> missing = new HashSet<>(all);
+        missing.removeAll(covered);
+        assertEquals(0, missing.size(), missing.size() + " records lost, e.g. " + missing.stream().limit(3).toList());
+        assertEquals(List.of(), leftBehind, "a drain stopped by " + sig + " must put its records back, not leave"
+                + " its private file for the next drain (it printed " + completeLines(printed).size() + " of "
+                + records + " lines)");
+    }
+
+    /**
+     * The guard holds nothing and is over in a moment, so only a signal that lands while it
+     * runs is judged: tries shorter and shorter delays until one does. (An aborted assumption
+     * counts as a failure in tests/run.java, so "it always finished first" fails loudly.)
+     */
+    private void guard(Sig sig) throws Exception {
+        Files.writeString(state.resolve("t.meta"), "window=fleet:t\n");
+        TestKit.javaCommand("fm-guard.java");
+        List<String> tried = new ArrayList<>();
+        for (long delay : new long[] {300, 150, 80, 40, 20, 0}) {
+            Process p = kit.start(TestKit.command("fm-guard.java"), Map.of("FM_HOME", home.toString()), home);
+            Thread.sleep(delay);
+            signal(p, sig);
+            assertTrue(p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS));
+            if (p.exitValue() == 0) {
+                tried.add(delay + " ms");
+                continue; // it had finished: this attempt proves nothing either way
+            }
+            assertEquals(sig.exitCode(), p.exitValue(), "signal sent " + delay + " ms after start");
+            assertNothingLeft();
+            return;
+        }
+        Assumptions.abort("the guard always finished before the " + sig + " arrived (delays " + tried + ")");
+    }
+
+    private void lockHold(Sig sig) throws Exception {
+        Path lock = state.resolve(".watch.lock");
+        Proc holder = start("FmLock.java", Map.of(), "try-acquire", lock.toString(), "--hold", "600");
+        assertEquals("acquired pid=" + holder.process.pid(), holder.next(), holder.err());
+        assertEquals(holder.process.pid(), FmLock.holderPid(lock).orElse(-1));
+        signal(holder, sig);
+        assertEquals(sig.exitCode(), holder.exit(), holder.err());
+        assertNothingLeft();
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** A started command whose stdout lines are read as they come. */
+    private static final class Proc {
+        final Process process;
+        final BlockingQueue<String> incoming = new LinkedBlockingQueue<>();
+        final List<String> lines = new ArrayList<>();
+        private final StringBuilder err = new StringBuilder();
+
+        Proc(Process p) {
+            process = p;
+            Thread t = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null; ) incoming.add(l);
+                } catch (IOException ignored) {
+                    // the process is gone
+                }
+            }, "signals-reader");
+            t.setDaemon(true);
+            t.start();
+            TestKit.pump(p.getErrorStream(), err);
+        }
+
+        String next() throws InterruptedException {
+            String l = incoming.poll(LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+            assertNotNull(l, "no line within " + LIMIT + "; stderr: " + err());
+            lines.add(l);
+            return l;
+        }
+
+        int exit() throws InterruptedException {
+            assertTrue(process.waitFor(LIMIT.toMillis(), TimeUnit.MILLISECONDS), "still running; stderr: " + err());
+            incoming.drainTo(lines);
+            return process.exitValue();
+        }
+
+        String err() {
+            synchronized (err) {
+                return err.toString();
+            }
+        }
+    }
+
+    private Proc start(String script, Map<String, String> env, String... args) throws IOException {
+        return new Proc(kit.start(TestKit.command(script, args), env, home));
+    }
+
+    private Map<String, String> env(String... kv) {
+        Map<String, String> e = new HashMap<>();
+        e.put("FM_HOME", home.toString());
+        e.put("FM_POLL", "0.2");
+        e.put("FM_SIGNAL_GRACE", "0.5");
+        e.put("FM_HEARTBEAT", "3600");
+        e.put("FM_CHECK_INTERVAL", "3600");
+        e.put("TMUX_TMPDIR", home.toString());
+        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
+        return e;
+    }
+
+    /** The process holds the watcher lock and has finished its first poll (the sweep ran). */
+    private void awaitWatching(Proc w) {
+        long pid = w.process.pid();
+        assertTrue(TestKit.waitFor(LIMIT, () -> !w.process.isAlive()
+                || (FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1) == pid
+                        && Files.exists(state.resolve(".last-check")) && Files.exists(state.resolve(".last-watcher-beat")))),
+                "the watcher never started polling");
+        assertTrue(w.process.isAlive(), "the watcher exited early: " + w.lines + " " + w.err());
+    }
+
+    private static void signal(Proc p, Sig sig) throws Exception {
+        signal(p.process, sig);
+    }
+
+    private static void signal(Process p, Sig sig) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-s", sig.name(), Long.toString(p.pid())).start();
+        assertTrue(kill.waitFor(30, TimeUnit.SECONDS), "kill hung");
+    }
+
+    /** Nothing any command holds is left: locks, their owner and steal entries, drain files, temp files. */
+    private void assertNothingLeft() {
+        assertEquals(List.of(), names(n -> n.startsWith(".watch.lock") || n.startsWith(".wake-queue.lock")
+                || n.startsWith(WakeQueue.DRAINING_PREFIX) || n.contains(".tmp.")));
+    }
+
+    private List<String> names(java.util.function.Predicate<String> which) {
+        try (Stream<Path> s = Files.list(state)) {
+            return s.map(p -> p.getFileName().toString()).filter(which).sorted().toList();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<String> completeLines(String printed) {
+        int end = printed.lastIndexOf('\n');
+        return end < 0 ? List.of() : List.of(printed.substring(0, end).split("\n"));
+    }
+
+    private static boolean gone(long pid) {
+        return ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true);
+    }
+
+    private static long size(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+}
