@@ -1,7 +1,7 @@
 //usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
 //JAVA 17+
 //SOURCES Knobs.java FmHome.java Guard.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;

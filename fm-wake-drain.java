@@ -1,7 +1,7 @@
 //usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
 //JAVA 17+
 //SOURCES Knobs.java FmProc.java FmLock.java FmHome.java WakeQueue.java Guard.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmWakeDrain
 
 import java.io.BufferedOutputStream;

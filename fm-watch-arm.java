@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES Watcher.java Health.java Arm.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xss512k -XX:MaxMetaspaceSize=64m
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -Xss512k -XX:MaxMetaspaceSize=64m -XX:-UsePerfData
 
 import java.util.concurrent.Callable;
 import picocli.CommandLine;

@@ -2,7 +2,7 @@
 //JAVA 17+
 //SOURCES Watcher.java Checks.java Signals.java Heartbeat.java SignalWatch.java Panes.java
 //SOURCES WakeQueue.java FmHome.java FmLock.java FmProc.java Knobs.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -XX:-UsePerfData
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -XX:-UsePerfData
 //MAIN FmWatch
 
 /*
