@@ -269,33 +269,7 @@ class ArmTest {
         assertNotEquals(ourPid, lockPid());
     }
 
-    @Test
-    void fortyArmsAtOnceLeaveExactlyOneWatcher() throws Exception {
-        TestKit.javaCommand("fm-watch-arm.java");
-        List<Running> arms = new ArrayList<>();
-        for (int i = 0; i < 40; i++) arms.add(arm(env("FM_ARM_CONFIRM_TIMEOUT", "120")));
-        int started = 0;
-        int healthy = 0;
-        long watcher = -1;
-        for (Running r : arms) {
-            String line = r.nextLine(Duration.ofSeconds(180));
-            assertFalse(line.contains("FAILED"), line + " / " + r.err);
-            if (line.startsWith("watcher: started pid=")) {
-                started++;
-                watcher = pidOf(line, "watcher: started pid=");
-            } else if (line.startsWith("watcher: healthy pid=")) {
-                healthy++;
-            } else {
-                fail("unexpected line " + line);
-            }
-        }
-        assertEquals(1, started);
-        assertEquals(39, healthy);
-        for (Running r : arms) if (r.process.pid() != watcher) assertEquals(0, r.exit(Duration.ofSeconds(30)));
-        long alive = arms.stream().filter(r -> r.process.isAlive()).count();
-        assertEquals(1, alive);
-        assertEquals(watcher, lockPid());
-    }
+    // Forty arms at once in one home, five rounds: StressTest.
 
     @Test
     void helpVersionAndUsageErrors() throws Exception {
