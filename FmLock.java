@@ -14,7 +14,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -46,7 +45,6 @@ final class FmLock {
     static final Duration RECYCLE_MARGIN = Duration.ofSeconds(2);
     static final Duration WAIT_STEP = Duration.ofMillis(100);
 
-    private static final SecureRandom RANDOM = new SecureRandom();
     private static final long MY_PID = ProcessHandle.current().pid();
     /**
      * Every lock this process holds right now: a JVM-wide fact. One shutdown hook releases
@@ -217,7 +215,10 @@ final class FmLock {
         try {
             parent = lock.getParent().toRealPath();
             lock = parent.resolve(lock.getFileName());
-            owner = parent.resolve(lock.getFileName() + ".owner." + Long.toHexString(RANDOM.nextLong() >>> 1));
+            // The name only has to be unique, and createDirectory refuses a taken one; a cheap
+            // random (no SecureRandom seeding, ~30 ms of every short command) is enough.
+            owner = parent.resolve(lock.getFileName() + ".owner."
+                    + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 1));
             Files.createDirectory(owner);
         } catch (FileAlreadyExistsException e) {
             return Optional.empty(); // a random name taken: as good as a lost race

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -44,7 +43,6 @@ final class WakeQueue {
     /** A longer line is not a record of ours (payloads are bounded); it is skipped, not held in memory. */
     static final int MAX_LINE_BYTES = 4 << 20;
 
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     /** One record to append. */
     record Entry(String kind, String key, String payload) {}
@@ -176,7 +174,7 @@ final class WakeQueue {
         }
         if (Files.size(queue) == 0) return null;
         Path mine = home.file(DRAINING_PREFIX + ProcessHandle.current().pid() + "."
-                + Long.toHexString(RANDOM.nextLong() >>> 1));
+                + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 1));
         Files.move(queue, mine, StandardCopyOption.ATOMIC_MOVE);
         try {
             // The move keeps the last append's mtime; from now on the mtime dates our ownership,
