@@ -1,9 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -13,8 +10,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -40,39 +35,6 @@ class ArmTest {
         kit.close();
     }
 
-    /** A running arm whose stdout lines we read as they come. */
-    final class Running {
-        final Process process;
-        final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-        final StringBuilder err = new StringBuilder();
-
-        Running(Process p) {
-            process = p;
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    String l;
-                    while ((l = r.readLine()) != null) lines.add(l);
-                } catch (IOException ignored) {
-                    // process gone
-                }
-            });
-            t.setDaemon(true);
-            t.start();
-            TestKit.pump(p.getErrorStream(), err);
-        }
-
-        String nextLine(Duration limit) throws InterruptedException {
-            String l = lines.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
-            assertNotNull(l, "no line within " + limit + "; stderr: " + err);
-            return l;
-        }
-
-        int exit(Duration limit) throws InterruptedException {
-            assertTrue(process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS), "arm did not exit; stderr: " + err);
-            return process.exitValue();
-        }
-    }
-
     private Map<String, String> env(String... kv) {
         Map<String, String> e = new HashMap<>();
         e.put("FM_HOME", home.toString());
@@ -86,8 +48,8 @@ class ArmTest {
         return e;
     }
 
-    private Running arm(Map<String, String> env, String... args) throws IOException {
-        return new Running(kit.start(TestKit.command("fm-watch-arm.java", args), env, home));
+    private TestKit.Lines arm(Map<String, String> env, String... args) throws IOException {
+        return new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java", args), env, home));
     }
 
     private long lockPid() {
@@ -114,8 +76,8 @@ class ArmTest {
 
     @Test
     void startsAndConfirmsAWatcherNamedByTheLock() throws Exception {
-        Running a = arm(env());
-        String line = a.nextLine(Duration.ofSeconds(60));
+        TestKit.Lines a = arm(env());
+        String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.matches("watcher: started pid=\\d+ \\(beacon fresh\\)"), line);
         long pid = pidOf(line, "watcher: started pid=");
         assertEquals(a.process.pid(), pid, "the watcher runs in the arm's own JVM");
@@ -125,7 +87,7 @@ class ArmTest {
                 Files.readString(state.resolve(".watch.lock/watcher-path")).strip());
         // The wake: a status write is reported by the arm, which then exits 0 and releases the lock.
         Files.writeString(state.resolve("t1.status"), "working: x\n");
-        String wake = a.nextLine(Duration.ofSeconds(30));
+        String wake = a.next(Duration.ofSeconds(30));
         assertEquals("signal: " + state.resolve("t1.status"), wake);
         assertEquals(0, a.exit(Duration.ofSeconds(10)));
         assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
@@ -133,10 +95,10 @@ class ArmTest {
 
     @Test
     void secondArmReportsHealthyAndStartsNothing() throws Exception {
-        Running first = arm(env());
-        long pid = pidOf(first.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
-        Running second = arm(env());
-        String line = second.nextLine(Duration.ofSeconds(30));
+        TestKit.Lines first = arm(env());
+        long pid = pidOf(first.next(Duration.ofSeconds(60)), "watcher: started pid=");
+        TestKit.Lines second = arm(env());
+        String line = second.next(Duration.ofSeconds(30));
         assertTrue(line.matches("watcher: healthy pid=" + pid + " \\(beacon \\d+s\\)"), line);
         assertEquals(0, second.exit(Duration.ofSeconds(10)));
         assertEquals(pid, lockPid());
@@ -145,15 +107,15 @@ class ArmTest {
 
     @Test
     void attachStaysUntilThatCycleEnds() throws Exception {
-        Running first = arm(env());
-        long pid = pidOf(first.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
-        Running attached = arm(env(), "--attach");
-        String line = attached.nextLine(Duration.ofSeconds(30));
+        TestKit.Lines first = arm(env());
+        long pid = pidOf(first.next(Duration.ofSeconds(60)), "watcher: started pid=");
+        TestKit.Lines attached = arm(env(), "--attach");
+        String line = attached.next(Duration.ofSeconds(30));
         assertTrue(line.matches("watcher: attached pid=" + pid + " \\(beacon \\d+s\\)"), line);
         // Still attached while the watcher lives (two attach polls at least).
         assertFalse(attached.process.waitFor(1500, TimeUnit.MILLISECONDS), "attached arm left early");
         Files.writeString(state.resolve("t1.status"), "done\n");
-        first.nextLine(Duration.ofSeconds(30));
+        first.next(Duration.ofSeconds(30));
         assertEquals(0, first.exit(Duration.ofSeconds(10)));
         assertEquals(0, attached.exit(Duration.ofSeconds(15)));
     }
@@ -166,8 +128,8 @@ class ArmTest {
         age(state.resolve(".last-watcher-beat"), Duration.ofSeconds(1000));
         age(lock, Duration.ofSeconds(1000));
         long t0 = System.nanoTime();
-        Running a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "3"));
-        assertEquals("watcher: FAILED - no live watcher with a fresh beacon", a.nextLine(Duration.ofSeconds(60)));
+        TestKit.Lines a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "3"));
+        assertEquals("watcher: FAILED - no live watcher with a fresh beacon", a.next(Duration.ofSeconds(60)));
         assertNotEquals(0, a.exit(Duration.ofSeconds(10)));
         assertTrue(Duration.ofNanos(System.nanoTime() - t0).compareTo(Duration.ofSeconds(30)) < 0);
         assertTrue(stranger.isAlive(), "the stranger must never be signalled");
@@ -185,8 +147,8 @@ class ArmTest {
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.IDENTITY_FORMAT + " pid=" + dead.pid() + " start=1 exe=/x\n");
         Files.writeString(state.resolve(".last-watcher-beat"), "");
-        Running a = arm(env());
-        String line = a.nextLine(Duration.ofSeconds(60));
+        TestKit.Lines a = arm(env());
+        String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);
     }
 
@@ -194,10 +156,10 @@ class ArmTest {
     void aCheckDueAtStartComesOutOfTheArm() throws Exception {
         Path check = state.resolve("merge.check.sh");
         Files.writeString(check, "echo merged\n");
-        Running a = arm(env("FM_CHECK_INTERVAL", "300"));
+        TestKit.Lines a = arm(env("FM_CHECK_INTERVAL", "300"));
         List<String> seen = new ArrayList<>();
-        seen.add(a.nextLine(Duration.ofSeconds(60)));
-        seen.add(a.nextLine(Duration.ofSeconds(30)));
+        seen.add(a.next(Duration.ofSeconds(60)));
+        seen.add(a.next(Duration.ofSeconds(30)));
         assertTrue(seen.get(0).startsWith("watcher: started pid="), seen.toString());
         assertEquals("check: " + check + ": merged", seen.get(1));
         assertEquals(0, a.exit(Duration.ofSeconds(10)));
@@ -207,21 +169,21 @@ class ArmTest {
     void aPeerThatBecomesHealthyDuringConfirmationIsReportedHealthy() throws Exception {
         Path lock = state.resolve(".watch.lock");
         Process peer = strangerHolding(lock); // lock fresh, no metadata yet: a peer mid-start
-        Running a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "20"));
+        TestKit.Lines a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "20"));
         Thread.sleep(1000); // the peer finishes starting a second later (the scenario, not a race guard)
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.identity(peer.pid()).orElseThrow() + "\n");
         Files.writeString(state.resolve(".last-watcher-beat"), "");
-        String line = a.nextLine(Duration.ofSeconds(60));
+        String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.matches("watcher: healthy pid=" + peer.pid() + " \\(beacon \\d+s\\)"), line);
         assertEquals(0, a.exit(Duration.ofSeconds(10)));
         assertTrue(peer.isAlive());
     }
 
     private void signalStopsWatcher(String signal, int expected) throws Exception {
-        Running a = arm(env());
-        a.nextLine(Duration.ofSeconds(60));
+        TestKit.Lines a = arm(env());
+        a.next(Duration.ofSeconds(60));
         assertTrue(TestKit.waitFor(Duration.ofSeconds(10), () -> Files.exists(state.resolve(".last-watcher-beat"))));
         new ProcessBuilder("kill", "-" + signal, Long.toString(a.process.pid())).start().waitFor();
         assertEquals(expected, a.exit(Duration.ofSeconds(20)));
@@ -245,8 +207,8 @@ class ArmTest {
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.IDENTITY_FORMAT + " pid=" + stranger.pid() + " start=12345 exe=/old\n");
-        Running a = arm(env(), "--restart");
-        String line = a.nextLine(Duration.ofSeconds(60));
+        TestKit.Lines a = arm(env(), "--restart");
+        String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);
         assertTrue(stranger.isAlive(), "a recycled pid must never be signalled");
         assertEquals(a.process.pid(), lockPid());
@@ -256,12 +218,12 @@ class ArmTest {
     void restartInOneHomeLeavesAnotherHomesWatcherAlone() throws Exception {
         Path other = kit.tempDir("fm-arm-other");
         Map<String, String> otherEnv = env("FM_HOME", other.toString());
-        Running theirs = arm(otherEnv);
-        long theirPid = pidOf(theirs.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
-        Running ours = arm(env());
-        long ourPid = pidOf(ours.nextLine(Duration.ofSeconds(60)), "watcher: started pid=");
-        Running restart = arm(env(), "--restart");
-        String line = restart.nextLine(Duration.ofSeconds(60));
+        TestKit.Lines theirs = arm(otherEnv);
+        long theirPid = pidOf(theirs.next(Duration.ofSeconds(60)), "watcher: started pid=");
+        TestKit.Lines ours = arm(env());
+        long ourPid = pidOf(ours.next(Duration.ofSeconds(60)), "watcher: started pid=");
+        TestKit.Lines restart = arm(env(), "--restart");
+        String line = restart.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + restart.process.pid() + " "), line);
         assertTrue(ours.process.waitFor(20, TimeUnit.SECONDS), "our old watcher must be stopped");
         assertTrue(theirs.process.isAlive(), "the other home's watcher must be untouched");

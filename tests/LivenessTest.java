@@ -1,9 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -11,8 +8,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -56,35 +51,8 @@ class LivenessTest {
         return e;
     }
 
-    private static final class Lines {
-        final Process process;
-        final BlockingQueue<String> queue = new LinkedBlockingQueue<>();
-        final StringBuilder err = new StringBuilder();
-
-        Lines(Process p) {
-            process = p;
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    String l;
-                    while ((l = r.readLine()) != null) queue.add(l);
-                } catch (IOException ignored) {
-                    // gone
-                }
-            });
-            t.setDaemon(true);
-            t.start();
-            TestKit.pump(p.getErrorStream(), err);
-        }
-
-        String next(Duration limit) throws InterruptedException {
-            String l = queue.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
-            assertNotNull(l, "no line within " + limit + "; stderr: " + err);
-            return l;
-        }
-    }
-
-    private Lines arm(Map<String, String> env) throws IOException {
-        return new Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));
+    private TestKit.Lines arm(Map<String, String> env) throws IOException {
+        return new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));
     }
 
     private static void signal(String sig, long pid) throws Exception {
@@ -97,13 +65,13 @@ class LivenessTest {
 
     @Test
     void aFrozenWatcherIsReplacedByAPlainArm() throws Exception {
-        Lines first = arm(env());
+        TestKit.Lines first = arm(env());
         String started = first.next(Duration.ofSeconds(60));
         assertTrue(started.startsWith("watcher: started pid=" + first.process.pid() + " "), started);
         signal("STOP", first.process.pid());
         try {
             assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
-            Lines second = arm(env());
+            TestKit.Lines second = arm(env());
             String replacing = second.next(Duration.ofSeconds(60));
             assertTrue(replacing.matches("watcher: replacing wedged pid=" + first.process.pid() + " \\(beacon \\d+s\\)"),
                     replacing);
@@ -118,10 +86,10 @@ class LivenessTest {
 
     @Test
     void aWatcherStoppedOnlyBrieflyIsNotReplaced() throws Exception {
-        Lines first = arm(env());
+        TestKit.Lines first = arm(env());
         first.next(Duration.ofSeconds(60));
         signal("STOP", first.process.pid());
-        Lines second;
+        TestKit.Lines second;
         try {
             assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
             // The second arm waits up to 2 x FM_BEACON_MAX_AGE = 8 s for a fresh beat.

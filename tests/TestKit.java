@@ -166,6 +166,44 @@ final class TestKit implements AutoCloseable {
         }
     }
 
+    /** A running process whose stdout is read line by line as it comes (and stderr kept). */
+    static final class Lines {
+        final Process process;
+        final StringBuilder err = new StringBuilder();
+        private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        Lines(Process p) {
+            process = p;
+            Thread t = new Thread(() -> {
+                try (java.io.BufferedReader r = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    String l;
+                    while ((l = r.readLine()) != null) lines.add(l);
+                } catch (IOException ignored) {
+                    // process gone
+                }
+            }, "test-lines");
+            t.setDaemon(true);
+            t.start();
+            pump(p.getErrorStream(), err);
+        }
+
+        /** The next stdout line; fails the test when none comes within {@code limit}. */
+        String next(Duration limit) throws InterruptedException {
+            String l = lines.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
+            if (l == null) throw new AssertionError("no line within " + limit + "; stderr: " + err);
+            return l;
+        }
+
+        /** The exit status; fails the test when the process is still running after {@code limit}. */
+        int exit(Duration limit) throws InterruptedException {
+            if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError("still running after " + limit + "; stderr: " + err);
+            }
+            return process.exitValue();
+        }
+    }
+
     // ------------------------------------------------------------------ files and time
 
     Path tempDir(String prefix) throws IOException {
