@@ -73,23 +73,75 @@ final class Panes {
      * watcher's first poll (their counts lag one poll; nothing is lost or reported twice).
      */
     Optional<PaneWake> poll() throws IOException {
-        // Every window lives on the same tmux server: once one capture hangs, the others would
-        // too, so they count as failed without waiting another CAPTURE_LIMIT each.
-        boolean serverHung = false;
-        for (String window : windows()) {
+        List<String> windows = windows();
+        List<Optional<String>> captures = captureAll(windows);
+        for (int i = 0; i < windows.size(); i++) {
             beat.run();
+            String window = windows.get(i);
             String key = FmHome.windowKey(window);
-            Optional<String> capture = Optional.empty();
-            if (!serverHung) {
-                FmProc.Outcome o = FmProc.run(List.of("tmux", "capture-pane", "-p", "-t", window, "-S", "-40"),
-                        CAPTURE_LIMIT, CAPTURE_MAX_BYTES, beatEvery, beat);
-                serverHung = o.timedOut();
-                if (o.ok()) capture = Optional.of(o.stdout());
-            }
+            Optional<String> capture = captures.get(i);
             Optional<PaneWake> wake = capture.isPresent() ? judge(window, key, capture.get()) : blind(window, key);
             if (wake.isPresent()) return wake;
         }
         return Optional.empty();
+    }
+
+    /**
+     * Captures every window with as few tmux clients as possible: one client runs
+     * {@code capture-pane} for each window in turn, each followed by a separator line, since
+     * launching a client costs far more CPU than the capture itself. tmux stops a command
+     * sequence at the first failure, so a missing window is counted blind and the sequence
+     * resumes after it. Every window lives on the same server: once a client hangs past the
+     * limit, the windows it had not answered count as failed without waiting again.
+     */
+    private List<Optional<String>> captureAll(List<String> windows) {
+        List<Optional<String>> out = new ArrayList<>();
+        boolean serverGone = false;
+        while (out.size() < windows.size()) {
+            if (serverGone) {
+                out.add(Optional.empty());
+                continue;
+            }
+            List<String> rest = windows.subList(out.size(), windows.size());
+            String separator = "fm-capture-end-" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+            List<String> cmd = new ArrayList<>(List.of("tmux"));
+            for (String w : rest) {
+                if (cmd.size() > 1) cmd.add(";");
+                cmd.addAll(List.of("capture-pane", "-p", "-t", w, "-S", "-40", ";", "display-message", "-p", "-t", w,
+                        separator));
+            }
+            int room = (int) Math.min(Integer.MAX_VALUE / 2, (long) CAPTURE_MAX_BYTES * rest.size());
+            FmProc.Outcome o = FmProc.run(cmd, CAPTURE_LIMIT, room, beatEvery, beat);
+            List<String> answered = splitCaptures(o.stdout(), separator);
+            for (String c : answered) out.add(Optional.of(c));
+            if (answered.size() == rest.size()) break;
+            if (o.timedOut() || o.failedToStart()) {
+                serverGone = true; // hung, or no tmux at all: the rest are blind
+            } else {
+                out.add(Optional.empty()); // the window the sequence stopped at
+            }
+        }
+        return out;
+    }
+
+    /** The captures that a separator line completed, in order; a trailing partial one is dropped. */
+    static List<String> splitCaptures(String stdout, String separator) {
+        List<String> done = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        int from = 0;
+        while (from < stdout.length()) {
+            int nl = stdout.indexOf('\n', from);
+            String line = nl < 0 ? stdout.substring(from) : stdout.substring(from, nl);
+            if (nl < 0) break; // an unfinished last line belongs to no completed capture
+            if (line.equals(separator)) {
+                done.add(current.toString());
+                current.setLength(0);
+            } else {
+                current.append(line).append('\n');
+            }
+            from = nl + 1;
+        }
+        return done;
     }
 
     /**
