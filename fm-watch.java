@@ -18,8 +18,8 @@
  * FM_LOCK_STALE_AFTER, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE,
  * FM_PANE_CYCLE_MEMORY, FM_BLIND_CAPTURE_POLLS, FM_DEBUG=1 (stack traces on errors).
  * A watcher may idle for hours in every home: a 64 MiB heap bound and no perf-data sampling
- * thread keep an idle one near 42 MiB resident and about 0.4% of a core (1% with its tmux
- * captures of ten windows); README "Performance" has the measurements.
+ * thread keep an idle one near 42 MiB resident and about 0.3% of a core, its tmux captures
+ * of ten windows included; README "Performance" has the measurements.
  */
 class FmWatch {
     public static void main(String[] args) {
