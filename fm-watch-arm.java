@@ -1,7 +1,8 @@
-//usr/bin/env true; exec "$(dirname "$0")/jbang" -Dfm.script="$0" "$0" "$@"
+//usr/bin/env true; s=$(readlink -f "$0" 2>/dev/null) || s=$0; exec "$(dirname "$s")/jbang" -Dfm.script="$s" "$s" "$@"
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES Watcher.java Health.java Arm.java
+//MAIN FmWatchArm
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -Xss512k -XX:MaxMetaspaceSize=64m -XX:-UsePerfData
 
 import java.util.concurrent.Callable;

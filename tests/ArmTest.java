@@ -231,6 +231,23 @@ class ArmTest {
         assertNotEquals(ourPid, lockPid());
     }
 
+    @Test
+    void directExecutionThroughASymlinkKeepsThePidAndTheCheckout() throws Exception {
+        TestKit.javaCommand("fm-watch-arm.java"); // built once, so the run below does not race a build
+        Path link = kit.tempDir("fm-arm-bin").resolve("arm");
+        Files.createSymbolicLink(link, TestKit.root().resolve("fm-watch-arm.java"));
+        TestKit.Lines a = new TestKit.Lines(kit.start(List.of("bash", "-c", "\"$0\" & p=$!; echo $p; wait $p", link.toString()),
+                env(), kit.tempDir("fm-arm-cwd")));
+        long bang = Long.parseLong(a.next(Duration.ofSeconds(30)));
+        String line = a.next(Duration.ofSeconds(120));
+        assertEquals("watcher: started pid=" + bang + " (beacon fresh)", line, "$! must be the watcher's JVM");
+        assertEquals(TestKit.root().resolve("fm-watch.java").toRealPath().toString(),
+                Files.readString(state.resolve(".watch.lock/watcher-path")).strip());
+        new ProcessBuilder("kill", "-TERM", Long.toString(bang)).start().waitFor();
+        assertEquals(143, a.exit(Duration.ofSeconds(20)), "bash reports the arm's own exit on TERM");
+        assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
     // Forty arms at once in one home, five rounds: StressTest.
 
     @Test
