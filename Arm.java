@@ -44,12 +44,12 @@ final class Arm {
             // a live one keeps it (and is never signalled by us).
             Watcher.Start start = Watcher.start(home, knobs);
             if (start.lock().isPresent()) return runOwnWatcher(start.lock().get());
-            problem = start.line().orElse(null);
+            problem = start.refusedLoudly() ? start.line().orElse(null) : null;
             if (start.outcome() == Watcher.Start.Outcome.NOT_A_LOCK) break; // waiting cannot help
             if (System.nanoTime() > deadline) break;
             Thread.sleep(STEP.toMillis());
         }
-        if (problem != null && !problem.startsWith("watcher: already running")) err.println(problem);
+        if (problem != null) err.println(problem);
         return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
     }
 

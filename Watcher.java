@@ -63,14 +63,13 @@ final class Watcher {
         home.ensureState();
         FmLock.Attempt attempt = FmLock.tryAcquire(home.watchLock(), knobs.lockStaleAfter());
         if (attempt.refusal().isPresent()) {
-            return new Start(Start.Outcome.NOT_A_LOCK, null, null, java.util.OptionalLong.empty(),
+            return new Start(Start.Outcome.NOT_A_LOCK, null, java.util.OptionalLong.empty(),
                     "watcher: " + attempt.refusal().get());
         }
         if (!attempt.acquired()) return Start.refused(home, knobs, attempt.holder());
+        // Every exit path releases it: FmLock's one shutdown hook closes whatever is still held.
         FmLock.Held held = attempt.held().get();
-        Thread release = new Thread(held::close, "fm-watch-release");
-        Runtime.getRuntime().addShutdownHook(release);
-        Start started = Start.held(held, release);
+        Start started = Start.held(held);
         try {
             held.writeMeta("fm-home", home.home.toString());
             held.writeMeta("watcher-path", home.watcherPath.toString());
@@ -110,20 +109,18 @@ final class Watcher {
 
         private final Outcome outcome;
         private final FmLock.Held lock;
-        private final Thread release;
         private final OptionalLong holder;
         private final String line;
 
-        private Start(Outcome outcome, FmLock.Held lock, Thread release, OptionalLong holder, String line) {
+        private Start(Outcome outcome, FmLock.Held lock, OptionalLong holder, String line) {
             this.outcome = outcome;
             this.lock = lock;
-            this.release = release;
             this.holder = holder;
             this.line = line;
         }
 
-        static Start held(FmLock.Held lock, Thread release) {
-            return new Start(Outcome.HELD, lock, release, OptionalLong.of(MY_PID), null);
+        static Start held(FmLock.Held lock) {
+            return new Start(Outcome.HELD, lock, OptionalLong.of(MY_PID), null);
         }
 
         static Start refused(FmHome home, Knobs knobs, OptionalLong reported) {
@@ -132,27 +129,27 @@ final class Watcher {
             OptionalLong pid = reported.isPresent() && FmProc.alive(reported.getAsLong()) ? reported
                     : OptionalLong.empty();
             if (FmLock.Snapshot.of(home.watchLock()).form() == FmLock.Form.OTHER) {
-                return new Start(Outcome.NOT_A_LOCK, null, null, pid, "watcher: " + FmLock.notALock(home.watchLock()));
+                return new Start(Outcome.NOT_A_LOCK, null, pid, "watcher: " + FmLock.notALock(home.watchLock()));
             }
             if (pid.isEmpty() && !FmLock.foreignFiles(home.watchLock()).isEmpty()) {
-                return new Start(Outcome.NOT_A_LOCK, null, null, pid, "watcher: " + FmLock.cluttered(home.watchLock()));
+                return new Start(Outcome.NOT_A_LOCK, null, pid, "watcher: " + FmLock.cluttered(home.watchLock()));
             }
-            if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, null, pid, "watcher: already running");
+            if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, pid, "watcher: already running");
             long p = pid.getAsLong();
             Duration grace = knobs.watcherStaleGrace();
             Optional<Duration> beaconAge = FmHome.age(home.beacon());
             if (beaconAge.isPresent() && beaconAge.get().compareTo(grace) >= 0) {
-                return new Start(Outcome.PEER_STALE_BEACON, null, null, pid, "watcher: lock held by live pid " + p
+                return new Start(Outcome.PEER_STALE_BEACON, null, pid, "watcher: lock held by live pid " + p
                         + " but heartbeat is stale for " + FmHome.secs(beaconAge.get()) + "s (>" + seconds(grace)
                         + "s); inspect or stop that watcher before re-arming.");
             }
             Instant lockTime = FmLock.Snapshot.of(home.watchLock()).lockTime();
             if (beaconAge.isEmpty() && lockTime != null
                     && Duration.between(lockTime, Instant.now()).compareTo(grace) >= 0) {
-                return new Start(Outcome.PEER_NO_BEACON, null, null, pid, "watcher: lock held by live pid " + p
+                return new Start(Outcome.PEER_NO_BEACON, null, pid, "watcher: lock held by live pid " + p
                         + " but no heartbeat exists; inspect or stop that watcher before re-arming.");
             }
-            return new Start(Outcome.PEER_RUNNING, null, null, pid, "watcher: already running pid " + p);
+            return new Start(Outcome.PEER_RUNNING, null, pid, "watcher: already running pid " + p);
         }
 
         Outcome outcome() { return outcome; }
@@ -184,11 +181,6 @@ final class Watcher {
         public void close() {
             if (lock == null) return;
             lock.close();
-            try {
-                Runtime.getRuntime().removeShutdownHook(release);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running or about to; it finds the lock already released
-            }
         }
     }
 
@@ -271,7 +263,8 @@ final class Watcher {
 
     /** The lock no longer names us: another watcher took over, so we leave without a word. */
     private boolean evicted(FmLock.Held lock) {
-        return !lock.stillHeld() || !FmLock.holderPid(lock.path()).equals(OptionalLong.of(MY_PID));
+        // stillHeld reads the link and the pid it leads to: a replaced lock of either form fails it.
+        return !lock.stillHeld();
     }
 
     /**

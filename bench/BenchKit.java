@@ -1,5 +1,4 @@
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,8 +41,8 @@ final class BenchKit {
         Process p = pb.start();
         StringBuilder out = new StringBuilder();
         StringBuilder err = new StringBuilder();
-        Thread to = pump(p.getInputStream(), out);
-        Thread te = pump(p.getErrorStream(), err);
+        Thread to = TestKit.pump(p.getInputStream(), out);
+        Thread te = TestKit.pump(p.getErrorStream(), err);
         if (!p.waitFor((long) (limitSeconds * 1000), TimeUnit.MILLISECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
@@ -59,25 +58,6 @@ final class BenchKit {
                 return new Run(p.exitValue(), wall, cpu, out.toString(), err.toString());
             }
         }
-    }
-
-    static Thread pump(InputStream in, StringBuilder sink) {
-        Thread t = new Thread(() -> {
-            byte[] buf = new byte[8192];
-            try (in) {
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    synchronized (sink) {
-                        sink.append(new String(buf, 0, n, StandardCharsets.UTF_8));
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process is gone
-            }
-        }, "bench-pump");
-        t.setDaemon(true);
-        t.start();
-        return t;
     }
 
     /**

@@ -99,7 +99,7 @@ class Queue {
         sampler.setDaemon(true);
         sampler.start();
         StringBuilder err = new StringBuilder();
-        BenchKit.pump(p.getErrorStream(), err);
+        TestKit.pump(p.getErrorStream(), err);
         long lines = 0;
         try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.ISO_8859_1))) {
             while (out.readLine() != null) lines++;
