@@ -350,7 +350,11 @@ class CrashTest {
     private void launchDrain() {
         int plan = random.nextInt(5);
         long delay = plan == 0 ? random.nextInt(1000) : plan == 1 ? 0 : -1;
-        daemon("crash-drain", () -> runDrain(delay, plan == 1));
+        // A drain lives a fraction of a second, so a random kill often lands after it exited.
+        // Until one kill has landed, aim early (inside its start or its take) half the time.
+        if (killedDrains.get() == 0 && random.nextBoolean()) delay = random.nextInt(400);
+        long killAfter = delay;
+        daemon("crash-drain", () -> runDrain(killAfter, plan == 1));
     }
 
     /**
