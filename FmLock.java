@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$(readlink -f "$0" 2>/dev/null) || s=$0; exec "$(dirname "$s")/jbang" -Dfm.script="$s" "$s" "$@"
 //JAVA 17+
-//SOURCES Knobs.java FmProc.java
+//SOURCES lib/Knobs.java lib/FmProc.java lib/StateFiles.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
 
 import java.io.IOException;
@@ -69,18 +69,15 @@ final class FmLock {
 
     /** Thrown by {@link #acquireWithin} when the deadline passes. */
     static final class Timeout extends Exception {
-        final OptionalLong holder;
         /** True when we gave up waiting on a holder; false when waiting could never have helped. */
         final boolean waited;
         Timeout(Path lock, Duration waited, OptionalLong holder) {
             super("could not take " + lock + " within " + waited.toSeconds() + "s (held by "
                     + (holder.isPresent() ? "pid " + holder.getAsLong() : "an unknown process") + ")");
-            this.holder = holder;
             this.waited = true;
         }
         Timeout(String message) {
             super(message);
-            this.holder = OptionalLong.empty();
             this.waited = false;
         }
     }
@@ -104,7 +101,6 @@ final class FmLock {
             HELD.add(this);
         }
 
-        Path path() { return lock; }
         Path ownerDir() { return owner; }
 
         /** True while the link still points at our owner directory and it still names our pid. */
@@ -352,9 +348,9 @@ final class FmLock {
             Form form = a.isSymbolicLink() ? Form.LINK : a.isDirectory() ? Form.DIRECTORY : Form.OTHER;
             Path target = form == Form.LINK ? readLink(lock) : null;
             Path pidFile = lock.resolve("pid");
-            String text = form == Form.OTHER ? null : readSmall(pidFile);
-            Instant pidTime = form == Form.OTHER ? null : mtime(pidFile);
-            String identity = form == Form.OTHER ? null : firstLine(readSmall(lock.resolve("pid-identity")));
+            String text = form == Form.OTHER ? null : StateFiles.readSmall(pidFile);
+            Instant pidTime = form == Form.OTHER ? null : StateFiles.mtime(pidFile);
+            String identity = form == Form.OTHER ? null : StateFiles.firstLine(lock.resolve("pid-identity"));
             return new Snapshot(form, target, text, FmProc.parsePid(text), a.lastModifiedTime().toInstant(),
                     pidTime, identity);
         }
@@ -437,32 +433,7 @@ final class FmLock {
     }
 
     static OptionalLong readPid(Path pidFile) {
-        return FmProc.parsePid(readSmall(pidFile));
-    }
-
-    /** Reads a small text file; anything unreadable or oversized reads as absent. */
-    static String readSmall(Path p) {
-        try {
-            // Only a regular file: a FIFO planted at pid would otherwise block every acquirer.
-            if (!Files.isRegularFile(p) || Files.size(p) > 4096) return null;
-            return new String(Files.readAllBytes(p), StandardCharsets.UTF_8);
-        } catch (IOException | SecurityException e) {
-            return null;
-        }
-    }
-
-    static String firstLine(String s) {
-        if (s == null) return null;
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
-
-    static Instant mtime(Path p) {
-        try {
-            return Files.getLastModifiedTime(p).toInstant();
-        } catch (IOException e) {
-            return null;
-        }
+        return FmProc.parsePid(StateFiles.readSmall(pidFile));
     }
 
     static void deleteQuietly(Path p) {

@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$(readlink -f "$0" 2>/dev/null) || s=$0; exec "$(dirname "$s")/jbang" -Dfm.script="$s" "$s" "$@"
 //JAVA 17+
-//SOURCES Knobs.java FmProc.java FmLock.java FmHome.java WakeQueue.java Guard.java
+//SOURCES lib/Knobs.java lib/FmHome.java lib/WakeQueue.java lib/Guard.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmWakeDrain
 

@@ -1,7 +1,7 @@
 //usr/bin/env true; s=$(readlink -f "$0" 2>/dev/null) || s=$0; exec "$(dirname "$s")/jbang" -Dfm.script="$s" "$s" "$@"
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-//SOURCES Watcher.java Health.java Arm.java
+//SOURCES lib/Knobs.java lib/FmHome.java lib/Arm.java
 //MAIN FmWatchArm
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -Xss512k -XX:MaxMetaspaceSize=64m -XX:-UsePerfData
 

@@ -1,7 +1,6 @@
 //usr/bin/env true; s=$(readlink -f "$0" 2>/dev/null) || s=$0; exec "$(dirname "$s")/jbang" -Dfm.script="$s" "$s" "$@"
 //JAVA 17+
-//SOURCES Watcher.java Checks.java Signals.java Heartbeat.java SignalWatch.java Panes.java
-//SOURCES WakeQueue.java FmHome.java FmLock.java FmProc.java Knobs.java
+//SOURCES lib/Knobs.java lib/FmHome.java lib/Watcher.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -XX:-UsePerfData
 //MAIN FmWatch
 

@@ -1,7 +1,7 @@
 //usr/bin/env true; exec "$(dirname "$0")/../jbang" "$0" "$@"
 //JAVA 17+
 //SOURCES BenchKit.java ../tests/TestKit.java
-//SOURCES ../Knobs.java ../FmProc.java ../FmLock.java ../FmHome.java ../WakeQueue.java
+//SOURCES ../lib/WakeQueue.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
 //MAIN Queue
 

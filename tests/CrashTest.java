@@ -158,7 +158,7 @@ class CrashTest {
      * window is narrow, and assertEveryPrintedWakeWasDrained covers every wake that printed.
      */
     private void assertLastContentReported(Writer w) throws IOException {
-        assertEquals(signature(w.file), FmLock.readSmall(state.resolve(FmHome.seenName(w.name))),
+        assertEquals(signature(w.file), StateFiles.readSmall(state.resolve(FmHome.seenName(w.name))),
                 w.name + ": the final content was never reported");
         long after = w.seqBeforeLastWrite;
         assertTrue(drainedBetween(w.name, after, Long.MAX_VALUE), w.name + ": no drained signal record appended after"
@@ -500,7 +500,7 @@ class CrashTest {
 
         boolean markedSeen() {
             try {
-                return signature(file).equals(FmLock.readSmall(state.resolve(FmHome.seenName(name))));
+                return signature(file).equals(StateFiles.readSmall(state.resolve(FmHome.seenName(name))));
             } catch (IOException e) {
                 return false;
             }

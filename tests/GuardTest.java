@@ -49,7 +49,7 @@ class GuardTest {
     @Test
     void silentWithAFreshBeaconAndAnEmptyQueue() throws IOException {
         task("a");
-        FmHome.touch(state.resolve(".last-watcher-beat"));
+        StateFiles.touch(state.resolve(".last-watcher-beat"));
         Files.writeString(state.resolve(".wake-queue"), "");
         assertSilent(guard(Map.of()));
         // Fresh by the knob too: 10 s old is fresh under a 60 s grace.
@@ -76,7 +76,7 @@ class GuardTest {
     void bannerWhenTheBeaconIsOld() throws IOException {
         task("a");
         Path beacon = state.resolve(".last-watcher-beat");
-        FmHome.touch(beacon);
+        StateFiles.touch(beacon);
         age(beacon, 400);
         List<String> lines = banner(guard(Map.of()));
         assertTrue(lines.get(2).matches(MARK + "  1 task\\(s\\) in flight, but no watcher has a fresh beacon"
@@ -101,7 +101,7 @@ class GuardTest {
         assertEquals(REARM_AFTER_DRAIN, lines.get(4));
         assertEquals(QUEUED, lines.get(6));
 
-        FmHome.touch(state.resolve(".last-watcher-beat"));
+        StateFiles.touch(state.resolve(".last-watcher-beat"));
         TestKit.Result fresh = guard(Map.of());
         assertEquals(0, fresh.exit());
         assertEquals("", fresh.stdout());

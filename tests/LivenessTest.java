@@ -60,7 +60,7 @@ class LivenessTest {
     }
 
     private Duration beaconAge() {
-        return FmHome.age(state.resolve(".last-watcher-beat")).orElse(Duration.ZERO);
+        return StateFiles.age(state.resolve(".last-watcher-beat")).orElse(Duration.ZERO);
     }
 
     @Test

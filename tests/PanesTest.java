@@ -341,7 +341,7 @@ class PanesTest {
         long worst = 0;
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (watcher.isAlive() && System.nanoTime() < deadline) {
-            var age = FmHome.age(beacon);
+            var age = StateFiles.age(beacon);
             if (age.isPresent()) worst = Math.max(worst, age.get().toMillis());
             Thread.sleep(50);
         }

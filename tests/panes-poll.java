@@ -1,7 +1,8 @@
 //usr/bin/env true; exec "$(dirname "$0")/../jbang" -Dfm.script="$0" "$0" "$@"
 //JAVA 17+
-//SOURCES ../Panes.java ../FmHome.java ../Knobs.java ../FmProc.java
+//SOURCES ../lib/Panes.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//MAIN PanesPoll
 
 // Test driver for the pane phase alone: runs Panes.poll() N times in one process, with the
 // environment it was given (PATH, TMUX_TMPDIR and FM_* reach tmux and the knobs as they would
@@ -33,7 +34,7 @@ class PanesPoll {
         for (int i = 1; i <= polls; i++) {
             System.out.println("poll " + i + " start " + now());
             try {
-                Optional<Panes.PaneWake> wake = panes.poll();
+                Optional<Wake> wake = panes.poll();
                 if (wake.isPresent()) {
                     if (commit) wake.get().commit().write();
                     System.out.println("wake " + wake.get().line());

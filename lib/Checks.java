@@ -1,3 +1,5 @@
+//SOURCES FmHome.java FmProc.java Knobs.java StateFiles.java Wake.java WakeQueue.java
+
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -40,8 +42,8 @@ final class Checks {
     }
 
     /** Runs the sweep when due; the first check with output is the wake. */
-    Optional<Watcher.Wake> poll() throws IOException {
-        Optional<Duration> age = FmHome.age(home.lastCheck());
+    Optional<Wake> poll() throws IOException {
+        Optional<Duration> age = StateFiles.age(home.lastCheck());
         if (age.isPresent() && age.get().compareTo(interval) < 0) return Optional.empty();
         for (Path script : scripts()) {
             FmProc.Outcome ran = FmProc.run(List.of("bash", "-c", REAP, "fm-check", script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
@@ -54,11 +56,10 @@ final class Checks {
             String output = withoutTrailingNewlines(ran.stdout());
             if (!output.isEmpty()) {
                 String line = WakeQueue.clean("check: " + script + ": " + output);
-                return Optional.of(new Watcher.Wake(List.of(new WakeQueue.Entry("check", script.toString(), line)),
-                        () -> FmHome.touch(home.lastCheck()), line, false));
+                return Optional.of(Wake.of("check", script.toString(), line, () -> StateFiles.touch(home.lastCheck())));
             }
         }
-        FmHome.touch(home.lastCheck());
+        StateFiles.touch(home.lastCheck());
         return Optional.empty();
     }
 

@@ -1,13 +1,10 @@
-//SOURCES FmHome.java FmLock.java FmProc.java Knobs.java WakeQueue.java Panes.java
-//SOURCES Checks.java Signals.java Heartbeat.java SignalWatch.java
+//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java StateFiles.java WakeQueue.java Wake.java
+//SOURCES Checks.java Signals.java Panes.java Heartbeat.java SignalWatch.java
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 
@@ -28,12 +25,6 @@ final class Watcher {
     /** No wait inside the cycle is shorter than this, so FM_POLL=0 cannot spin a core. */
     static final Duration MIN_PAUSE = Duration.ofMillis(50);
     private static final long MY_PID = ProcessHandle.current().pid();
-
-    /** A due wake: what to queue, the marker that suppresses it, and the line to print. */
-    record Wake(List<WakeQueue.Entry> entries, Marker marker, String line, boolean heartbeat) {}
-
-    /** Advances a wake's suppression marker; runs only after the queue append succeeded. */
-    interface Marker { void write() throws IOException; }
 
     private final FmHome home;
     private final Knobs knobs;
@@ -63,8 +54,7 @@ final class Watcher {
         home.ensureState();
         FmLock.Attempt attempt = FmLock.tryAcquire(home.watchLock(), knobs.lockStaleAfter());
         if (attempt.refusal().isPresent()) {
-            return new Start(Start.Outcome.NOT_A_LOCK, null, java.util.OptionalLong.empty(),
-                    "watcher: " + attempt.refusal().get());
+            return new Start(Start.Outcome.NOT_A_LOCK, null, "watcher: " + attempt.refusal().get());
         }
         if (!attempt.acquired()) return Start.refused(home, knobs, attempt.holder());
         // Every exit path releases it: FmLock's one shutdown hook closes whatever is still held.
@@ -75,21 +65,13 @@ final class Watcher {
             held.writeMeta("watcher-path", home.watcherPath.toString());
             Optional<String> identity = FmProc.identity(MY_PID);
             if (identity.isPresent()) held.writeMeta("pid-identity", identity.get());
-            FmHome.touch(home.beacon());
-            createIfMissing(home.lastHeartbeat());
+            StateFiles.touch(home.beacon());
+            StateFiles.createIfMissing(home.lastHeartbeat());
         } catch (IOException e) {
             started.close();
             throw new IOException("cannot record this watcher in " + home.state + ": " + e.getMessage(), e);
         }
         return started;
-    }
-
-    private static void createIfMissing(java.nio.file.Path p) throws IOException {
-        try {
-            Files.createFile(p);
-        } catch (FileAlreadyExistsException e) {
-            // an existing .last-heartbeat keeps its time: that is the point of it
-        }
     }
 
     /** What {@link #start} found: the lock, or one of watcher.md's answers when a peer holds it. */
@@ -109,18 +91,16 @@ final class Watcher {
 
         private final Outcome outcome;
         private final FmLock.Held lock;
-        private final OptionalLong holder;
         private final String line;
 
-        private Start(Outcome outcome, FmLock.Held lock, OptionalLong holder, String line) {
+        private Start(Outcome outcome, FmLock.Held lock, String line) {
             this.outcome = outcome;
             this.lock = lock;
-            this.holder = holder;
             this.line = line;
         }
 
         static Start held(FmLock.Held lock) {
-            return new Start(Outcome.HELD, lock, OptionalLong.of(MY_PID), null);
+            return new Start(Outcome.HELD, lock, null);
         }
 
         static Start refused(FmHome home, Knobs knobs, OptionalLong reported) {
@@ -129,49 +109,44 @@ final class Watcher {
             OptionalLong pid = reported.isPresent() && FmProc.alive(reported.getAsLong()) ? reported
                     : OptionalLong.empty();
             if (FmLock.Snapshot.of(home.watchLock()).form() == FmLock.Form.OTHER) {
-                return new Start(Outcome.NOT_A_LOCK, null, pid, "watcher: " + FmLock.notALock(home.watchLock()));
+                return new Start(Outcome.NOT_A_LOCK, null, "watcher: " + FmLock.notALock(home.watchLock()));
             }
             if (pid.isEmpty() && !FmLock.foreignFiles(home.watchLock()).isEmpty()) {
-                return new Start(Outcome.NOT_A_LOCK, null, pid, "watcher: " + FmLock.cluttered(home.watchLock()));
+                return new Start(Outcome.NOT_A_LOCK, null, "watcher: " + FmLock.cluttered(home.watchLock()));
             }
-            if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, pid, "watcher: already running");
+            if (pid.isEmpty()) return new Start(Outcome.PEER_RUNNING, null, "watcher: already running");
             long p = pid.getAsLong();
             Duration grace = knobs.watcherStaleGrace();
-            Optional<Duration> beaconAge = FmHome.age(home.beacon());
+            Optional<Duration> beaconAge = StateFiles.age(home.beacon());
             if (beaconAge.isPresent() && beaconAge.get().compareTo(grace) >= 0) {
-                return new Start(Outcome.PEER_STALE_BEACON, null, pid, "watcher: lock held by live pid " + p
-                        + " but heartbeat is stale for " + FmHome.secs(beaconAge.get()) + "s (>" + seconds(grace)
+                return new Start(Outcome.PEER_STALE_BEACON, null, "watcher: lock held by live pid " + p
+                        + " but heartbeat is stale for " + StateFiles.secs(beaconAge.get()) + "s (>" + seconds(grace)
                         + "s); inspect or stop that watcher before re-arming.");
             }
             Instant lockTime = FmLock.Snapshot.of(home.watchLock()).lockTime();
             if (beaconAge.isEmpty() && lockTime != null
                     && Duration.between(lockTime, Instant.now()).compareTo(grace) >= 0) {
-                return new Start(Outcome.PEER_NO_BEACON, null, pid, "watcher: lock held by live pid " + p
+                return new Start(Outcome.PEER_NO_BEACON, null, "watcher: lock held by live pid " + p
                         + " but no heartbeat exists; inspect or stop that watcher before re-arming.");
             }
-            return new Start(Outcome.PEER_RUNNING, null, pid, "watcher: already running pid " + p);
+            return new Start(Outcome.PEER_RUNNING, null, "watcher: already running pid " + p);
         }
 
         Outcome outcome() { return outcome; }
         boolean acquired() { return outcome == Outcome.HELD; }
-        /** A healthy peer watches this home: nothing to do. */
-        boolean peerRunning() { return outcome == Outcome.PEER_RUNNING; }
         /** A live peer holds the lock but looks wedged: one of the two loud refusals. */
         boolean peerStale() { return outcome == Outcome.PEER_STALE_BEACON || outcome == Outcome.PEER_NO_BEACON; }
         /** A refusal that belongs on stderr with exit 1. */
         boolean refusedLoudly() { return peerStale() || outcome == Outcome.NOT_A_LOCK; }
         Optional<FmLock.Held> lock() { return Optional.ofNullable(lock); }
-        /** The holder's pid: ours when held, the peer's when known. */
-        OptionalLong holder() { return holder; }
         /** The status line of a refusal (empty when held). */
         Optional<String> line() { return Optional.ofNullable(line); }
-        boolean toStderr() { return refusedLoudly(); }
         int exitCode() { return refusedLoudly() ? 1 : 0; }
 
         /** Prints a refusal's line where watcher.md says it goes; nothing when held. */
         void report(PrintStream out, PrintStream err) {
             if (line == null) return;
-            PrintStream where = toStderr() ? err : out;
+            PrintStream where = refusedLoudly() ? err : out;
             where.println(line);
             where.flush();
         }
@@ -210,7 +185,7 @@ final class Watcher {
                     fail("interrupted before any wake was due; nothing was reported", new InterruptedException());
                     return 1;
                 }
-                FmHome.touch(home.beacon());
+                StateFiles.touch(home.beacon());
                 Optional<Wake> wake = checks.poll();
                 if (wake.isEmpty()) {
                     beat.run();
@@ -218,7 +193,7 @@ final class Watcher {
                 }
                 if (wake.isEmpty()) {
                     beat.run();
-                    wake = panes.poll().map(Watcher::paneWake);
+                    wake = panes.poll();
                 }
                 if (wake.isEmpty()) {
                     beat.run();
@@ -233,11 +208,6 @@ final class Watcher {
         }
     }
 
-    private static Wake paneWake(Panes.PaneWake w) {
-        return new Wake(List.of(new WakeQueue.Entry("stale", w.window(), w.line())), w.commit()::write, w.line(),
-                false);
-    }
-
     /** The ordering rule of state.md, and nothing after an eviction (the new holder reports it). */
     private int deliver(FmLock.Held lock, Wake wake, Heartbeat heartbeat, PrintStream out) {
         if (evicted(lock)) return 0;
@@ -250,7 +220,7 @@ final class Watcher {
         // The wake is durable now. A marker that cannot be written only means the same wake is
         // reported again later (the drain folds it), so the line is still printed, with a warning.
         try {
-            wake.marker().write();
+            wake.commit().write();
             heartbeat.recordWake(wake.heartbeat());
         } catch (IOException e) {
             fail("wake queued, but a marker could not be written (" + e.getMessage()
@@ -302,7 +272,7 @@ final class Watcher {
 
     private void beatQuietly() {
         try {
-            FmHome.touch(home.beacon());
+            StateFiles.touch(home.beacon());
         } catch (IOException e) {
             // the next poll's own touch reports a state directory that went away
             if (knobs.debug()) System.err.println("watcher: could not touch " + home.beacon() + ": " + e);

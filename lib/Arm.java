@@ -1,3 +1,5 @@
+//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java Watcher.java
+
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;

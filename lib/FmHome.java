@@ -1,9 +1,6 @@
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
 
 /**
@@ -119,32 +116,4 @@ final class FmHome {
 
     /** A tmux target as a marker suffix: {@code :}, {@code /} and {@code .} become {@code _}. */
     static String windowKey(String window) { return window.replaceAll("[:/.]", "_"); }
-
-    // --- mtimes ---
-    /** How long ago {@code p} was modified (following links); empty when it does not exist. */
-    static Optional<Duration> age(Path p) {
-        try {
-            Instant t = Files.getLastModifiedTime(p).toInstant();
-            Duration d = Duration.between(t, Instant.now());
-            return Optional.of(d.isNegative() ? Duration.ZERO : d);
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-    }
-
-    /** Sets the mtime to now, creating an empty file if missing. */
-    static void touch(Path p) throws IOException {
-        try {
-            Files.setLastModifiedTime(p, FileTime.from(Instant.now()));
-        } catch (java.nio.file.NoSuchFileException e) {
-            try {
-                Files.createFile(p);
-            } catch (java.nio.file.FileAlreadyExistsException raced) {
-                Files.setLastModifiedTime(p, FileTime.from(Instant.now()));
-            }
-        }
-    }
-
-    /** Whole seconds, as every status line prints ages. */
-    static long secs(Duration d) { return d.getSeconds(); }
 }

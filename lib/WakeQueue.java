@@ -1,3 +1,5 @@
+//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java StateFiles.java
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -251,7 +253,7 @@ final class WakeQueue {
         } catch (NoSuchFileException e) {
             return;
         }
-        orphans.sort(Comparator.comparing((Path p) -> FmLock.mtime(p), Comparator.nullsFirst(Comparator.naturalOrder()))
+        orphans.sort(Comparator.comparing((Path p) -> StateFiles.mtime(p), Comparator.nullsFirst(Comparator.naturalOrder()))
                 .thenComparing(Path::toString));
         // Each put goes in front of everything, so the newest goes first and the oldest ends up first.
         for (int i = orphans.size() - 1; i >= 0; i--) {
@@ -276,7 +278,7 @@ final class WakeQueue {
         if (pid.isEmpty() || !FmProc.alive(pid.getAsLong())) return true;
         // This applies to our own pid too: a file dated before we started is a dead drain's.
         Optional<Instant> start = FmProc.startOf(pid.getAsLong());
-        Instant dated = FmLock.mtime(privateFile);
+        Instant dated = StateFiles.mtime(privateFile);
         return start.isPresent() && dated != null && start.get().isAfter(dated.plus(FmLock.RECYCLE_MARGIN));
     }
 
@@ -378,7 +380,7 @@ final class WakeQueue {
 
     /** The last sequence number used; a missing or garbled file reads as 0. */
     long readSeq() {
-        String s = FmLock.readSmall(home.wakeQueueSeq());
+        String s = StateFiles.readSmall(home.wakeQueueSeq());
         if (s == null) return 0;
         s = s.strip();
         if (!s.matches("[0-9]{1,18}")) return 0;

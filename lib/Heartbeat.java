@@ -1,8 +1,8 @@
+//SOURCES FmHome.java Knobs.java StateFiles.java Wake.java
+
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -27,7 +27,7 @@ final class Heartbeat {
 
     /** The streak on disk: 0 when missing or not a plain decimal, at most {@link #MAX_STREAK}. */
     int streak() {
-        String s = FmLock.readSmall(home.heartbeatStreak());
+        String s = StateFiles.readSmall(home.heartbeatStreak());
         if (s == null) return 0;
         s = s.strip();
         if (!s.matches("[0-9]+")) return 0;
@@ -40,20 +40,15 @@ final class Heartbeat {
     }
 
     /** Due when .last-heartbeat is at least the backed-off interval old. */
-    Optional<Watcher.Wake> poll() throws IOException {
-        Optional<Duration> age = FmHome.age(home.lastHeartbeat());
+    Optional<Wake> poll() throws IOException {
+        Optional<Duration> age = StateFiles.age(home.lastHeartbeat());
         if (age.isEmpty()) {
             // Removed under a running watcher: count from now, as a fresh start does.
-            try {
-                Files.createFile(home.lastHeartbeat());
-            } catch (FileAlreadyExistsException raced) {
-                // someone recreated it; its time stands
-            }
+            StateFiles.createIfMissing(home.lastHeartbeat());
             return Optional.empty();
         }
         if (age.get().compareTo(interval(streak())) < 0) return Optional.empty();
-        return Optional.of(new Watcher.Wake(List.of(new WakeQueue.Entry("heartbeat", "heartbeat", "heartbeat")),
-                () -> FmHome.touch(home.lastHeartbeat()), "heartbeat", true));
+        return Optional.of(Wake.of("heartbeat", "heartbeat", "heartbeat", () -> StateFiles.touch(home.lastHeartbeat())));
     }
 
     /** A heartbeat extends the streak; any other wake ends it. */

@@ -1,3 +1,5 @@
+//SOURCES FmHome.java Knobs.java StateFiles.java Wake.java WakeQueue.java
+
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -33,7 +35,7 @@ final class Signals {
         this.linger = linger;
     }
 
-    Optional<Watcher.Wake> poll() throws IOException {
+    Optional<Wake> poll() throws IOException {
         Map<Path, String> first = changed(scan());
         if (first.isEmpty()) return Optional.empty();
         linger.accept(grace);
@@ -50,7 +52,7 @@ final class Signals {
         String reason = WakeQueue.clean(line.toString());
         List<WakeQueue.Entry> entries = new ArrayList<>();
         for (Path f : report.keySet()) entries.add(new WakeQueue.Entry("signal", f.getFileName().toString(), reason));
-        return Optional.of(new Watcher.Wake(entries, () -> markSeen(report), reason, false));
+        return Optional.of(new Wake(entries, () -> markSeen(report), reason, false));
     }
 
     /** Writes each reported file's latest signature into its marker, without a trailing newline. */
@@ -67,7 +69,7 @@ final class Signals {
     private Map<Path, String> changed(Map<Path, String> scan) {
         Map<Path, String> out = new LinkedHashMap<>();
         for (Map.Entry<Path, String> e : scan.entrySet()) {
-            String seen = FmLock.readSmall(seenMarker(e.getKey()));
+            String seen = StateFiles.readSmall(seenMarker(e.getKey()));
             if (seen == null || !seen.strip().equals(e.getValue())) out.put(e.getKey(), e.getValue());
         }
         return out;

@@ -1,3 +1,5 @@
+//SOURCES FmHome.java FmProc.java Knobs.java StateFiles.java Wake.java
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -29,12 +31,6 @@ import java.util.regex.Pattern;
  * Knobs: FM_BUSY_REGEX, FM_PANE_CYCLE_MEMORY, FM_BLIND_CAPTURE_POLLS, FM_BEACON_MAX_AGE.
  */
 final class Panes {
-    /** Writes a wake's suppression marker; called only after the queue append succeeded. */
-    interface MarkerCommit { void write() throws IOException; }
-
-    /** A due pane wake: {@code line} is the reason line and the queue payload; key = window, kind = stale. */
-    record PaneWake(String window, String line, MarkerCommit commit) {}
-
     /** A healthy tmux answers in milliseconds; anything slower than this is a hung server. */
     static final Duration CAPTURE_LIMIT = Duration.ofSeconds(5);
     static final int CAPTURE_MAX_BYTES = 1 << 20;
@@ -72,7 +68,7 @@ final class Panes {
      * watcher exits on it, and the windows after it are simply observed by the next
      * watcher's first poll (their counts lag one poll; nothing is lost or reported twice).
      */
-    Optional<PaneWake> poll() throws IOException {
+    Optional<Wake> poll() throws IOException {
         List<String> windows = windows();
         List<Optional<String>> captures = captureAll(windows);
         for (int i = 0; i < windows.size(); i++) {
@@ -80,7 +76,7 @@ final class Panes {
             String window = windows.get(i);
             String key = FmHome.windowKey(window);
             Optional<String> capture = captures.get(i);
-            Optional<PaneWake> wake = capture.isPresent() ? judge(window, key, capture.get()) : blind(window, key);
+            Optional<Wake> wake = capture.isPresent() ? judge(window, key, capture.get()) : blind(window, key);
             if (wake.isPresent()) return wake;
         }
         return Optional.empty();
@@ -174,21 +170,21 @@ final class Panes {
         return new ArrayList<>(windows);
     }
 
-    private Optional<PaneWake> blind(String window, String key) throws IOException {
+    private Optional<Wake> blind(String window, String key) throws IOException {
         Path marker = home.file(".blind-" + key);
         long failures = Math.min(readCount(marker) + 1, COUNT_CAP);
         if (failures != blindPolls) {
-            write(marker, failures + "\n");
+            StateFiles.write(marker, failures + "\n");
             return Optional.empty();
         }
         // The count that raises the alarm is stored by the commit, after the queue append: a
         // watcher that dies in between reaches it again on the next failure and re-reports.
         String line = "stale: " + window + " (pane unreadable - " + failures
                 + " consecutive capture failures; supervision cannot see this window)";
-        return Optional.of(new PaneWake(window, line, () -> write(marker, failures + "\n")));
+        return Optional.of(Wake.of("stale", window, line, () -> StateFiles.write(marker, failures + "\n")));
     }
 
-    private Optional<PaneWake> judge(String window, String key, String captured) throws IOException {
+    private Optional<Wake> judge(String window, String key, String captured) throws IOException {
         delete(home.file(".blind-" + key));
         String text = stripTrailingNewlines(captured);
         String hash = md5(text);
@@ -204,13 +200,13 @@ final class Panes {
         if (previous.isPresent() && previous.get().equals(progress)) {
             count = Math.min(readCount(countFile) + 1, COUNT_CAP);
         } else {
-            write(hashFile, progress + "\n");
+            StateFiles.write(hashFile, progress + "\n");
             count = 0;
         }
-        write(countFile, count + "\n");
+        StateFiles.write(countFile, count + "\n");
         if (count < STALE_AFTER_REPEATS || looksBusy(text)) return Optional.empty();
         if (readHash(staleFile).filter(progress::equals).isPresent()) return Optional.empty();
-        return Optional.of(new PaneWake(window, "stale: " + window, () -> write(staleFile, progress + "\n")));
+        return Optional.of(Wake.of("stale", window, "stale: " + window, () -> StateFiles.write(staleFile, progress + "\n")));
     }
 
     /** Moves {@code hash} to the newest end of the memory, keeping the newest {@link #memory}. */
@@ -220,7 +216,7 @@ final class Panes {
         next.remove(hash);
         next.add(hash);
         List<String> kept = next.subList(Math.max(0, next.size() - memory), next.size());
-        write(file, String.join("\n", kept) + "\n");
+        StateFiles.write(file, String.join("\n", kept) + "\n");
     }
 
     private boolean looksBusy(String text) {
@@ -275,12 +271,7 @@ final class Panes {
     }
 
     private static Optional<String> read(Path file, int maxBytes) {
-        try {
-            if (Files.size(file) > maxBytes) return Optional.empty();
-            return Optional.of(new String(Files.readAllBytes(file), StandardCharsets.UTF_8));
-        } catch (IOException | SecurityException e) {
-            return Optional.empty();
-        }
+        return Optional.ofNullable(StateFiles.read(file, maxBytes));
     }
 
     /** The start of a task's meta: a window= line sits near the top, whatever else the file holds. */
@@ -289,15 +280,6 @@ final class Panes {
             return new String(in.readNBytes(maxBytes), StandardCharsets.UTF_8);
         } catch (IOException | SecurityException e) {
             return "";
-        }
-    }
-
-    private static void write(Path file, String content) throws IOException {
-        try {
-            Files.writeString(file, content, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IOException("cannot write " + file + " (" + e.getClass().getSimpleName()
-                    + "); check the state directory's permissions", e);
         }
     }
 

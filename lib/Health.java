@@ -1,3 +1,5 @@
+//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java StateFiles.java
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -31,7 +33,7 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
     static Health of(FmHome home, Knobs knobs) {
         Path lockPath = home.watchLock();
         FmLock.Snapshot s = FmLock.Snapshot.of(lockPath);
-        Optional<Duration> beacon = FmHome.age(home.beacon());
+        Optional<Duration> beacon = StateFiles.age(home.beacon());
         if (s.form() == FmLock.Form.ABSENT) return new Health(State.ABSENT, OptionalLong.empty(), beacon, s);
         OptionalLong pid = s.pid();
         if (pid.isEmpty() || !s.holderAlive()) return new Health(State.DEAD, pid, beacon, s);
@@ -48,18 +50,18 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
     /** The lock's metadata names this home, this checkout's watcher, and the live process itself. */
     static boolean isOurs(FmHome home, Path lockPath, long pid) {
         if (!namesThisHome(home, lockPath)) return false;
-        String recorded = FmLock.firstLine(FmLock.readSmall(lockPath.resolve("pid-identity")));
+        String recorded = StateFiles.firstLine(lockPath.resolve("pid-identity"));
         return FmProc.identityMatches(recorded, pid).orElse(false);
     }
 
     /** fm-home and watcher-path are this home's (the identity aside). */
     static boolean namesThisHome(FmHome home, Path lockPath) {
-        String h = FmLock.firstLine(FmLock.readSmall(lockPath.resolve("fm-home")));
-        String w = FmLock.firstLine(FmLock.readSmall(lockPath.resolve("watcher-path")));
+        String h = StateFiles.firstLine(lockPath.resolve("fm-home"));
+        String w = StateFiles.firstLine(lockPath.resolve("watcher-path"));
         return home.home.toString().equals(h) && home.watcherPath.toString().equals(w);
     }
 
     boolean healthy() { return state == State.HEALTHY; }
 
-    long beaconSeconds() { return beaconAge.map(FmHome::secs).orElse(-1L); }
+    long beaconSeconds() { return beaconAge.map(StateFiles::secs).orElse(-1L); }
 }

@@ -1,3 +1,5 @@
+//SOURCES FmHome.java Knobs.java StateFiles.java
+
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.DirectoryStream;
@@ -43,9 +45,9 @@ final class Guard {
         if (tasks == 0) return out;
         boolean queued = queueNonEmpty(home.wakeQueue());
         Duration grace = knobs.guardGrace();
-        Optional<Duration> beat = FmHome.age(home.beacon());
+        Optional<Duration> beat = StateFiles.age(home.beacon());
         if (beat.isEmpty() || beat.get().compareTo(grace) >= 0) {
-            String last = beat.map(a -> FmHome.secs(a) + "s ago").orElse("never");
+            String last = beat.map(a -> StateFiles.secs(a) + "s ago").orElse("never");
             out.add(RULE);
             out.add(MARK + "  WATCHER DOWN - SUPERVISION IS OFF");
             out.add(MARK + "  " + tasks + " task(s) in flight, but no watcher has a fresh beacon (last beat: "
