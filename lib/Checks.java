@@ -51,7 +51,8 @@ final class Checks {
         List<Path> scripts = CheckTrust.scripts(home.state);
         if (strict) {
             // The whole sweep is verified up front, so the refusals said (and remembered) are
-            // complete even when an earlier check's output ends the sweep.
+            // complete even when an earlier check's output ends the sweep; CheckTrust says why a
+            // verdict still holds when a later check of the sweep runs.
             CheckTrust.Verdict verdict = CheckTrust.verify(home.state, scripts);
             reported.report(verdict.refused(), System.err);
             scripts = verdict.trusted();
