@@ -12,9 +12,10 @@
  * When another watcher holds the lock: "watcher: already running pid <P>" (stdout, exit 0), or
  * one of two refusals on stderr (exit 1) when that holder's beacon is stale or missing.
  * Replaced by another watcher mid-cycle: exit 0, silently. Errors: one line on stderr, exit 1.
+ * A check it will not run (others could have written it) is one stderr line, said once.
  * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_POLL, FM_SIGNAL_GRACE,
- * FM_CHECK_INTERVAL, FM_CHECK_TIMEOUT, FM_HEARTBEAT, FM_HEARTBEAT_MAX, FM_BUSY_REGEX,
- * FM_LOCK_STALE_AFTER, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE,
+ * FM_CHECK_INTERVAL, FM_CHECK_TIMEOUT, FM_CHECK_STRICT, FM_HEARTBEAT, FM_HEARTBEAT_MAX,
+ * FM_BUSY_REGEX, FM_LOCK_STALE_AFTER, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE,
  * FM_PANE_CYCLE_MEMORY, FM_BLIND_CAPTURE_POLLS, FM_DEBUG=1 (stack traces on errors).
  * A watcher may idle for hours in every home: a 64 MiB heap bound and no perf-data sampling
  * thread keep an idle one near 42 MiB resident and about 0.3% of a core, its tmux captures

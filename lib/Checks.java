@@ -1,11 +1,8 @@
-//SOURCES FmHome.java FmProc.java Knobs.java StateFiles.java Wake.java WakeQueue.java
+//SOURCES CheckTrust.java FmHome.java FmProc.java Knobs.java StateFiles.java Wake.java WakeQueue.java
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -17,10 +14,12 @@ import java.util.Optional;
  * counts). Only the first 64 KiB of a check's stdout are kept. The reason line and the
  * queue payload are the same text: newlines and tabs in the output become spaces, because
  * an agent reads exactly one line.
+ *
+ * Unless FM_CHECK_STRICT=0, only checks that {@link CheckTrust} accepts run; each refusal is one
+ * stderr line, said once (see CheckTrust.Reported), never a wake and never queued.
  */
 final class Checks {
     static final int MAX_OUTPUT = 64 * 1024;
-    private static final String SUFFIX = ".check.sh";
     /**
      * Runs the check in its own process group (job control) and kills that group when the check
      * exits: children it left behind are reparented away from us, and only the group still finds them.
@@ -32,6 +31,8 @@ final class Checks {
     private final Duration timeout;
     private final Duration beatEvery;
     private final Runnable beat;
+    private final boolean strict;
+    private final CheckTrust.Reported reported;
 
     Checks(FmHome home, Knobs knobs, Duration beatEvery, Runnable beat) {
         this.home = home;
@@ -39,13 +40,24 @@ final class Checks {
         this.timeout = knobs.checkTimeout();
         this.beatEvery = beatEvery;
         this.beat = beat;
+        this.strict = knobs.checkStrict();
+        this.reported = new CheckTrust.Reported(home.state);
     }
 
     /** Runs the sweep when due; the first check with output is the wake. */
     Optional<Wake> poll() throws IOException {
         Optional<Duration> age = StateFiles.age(home.lastCheck());
         if (age.isPresent() && age.get().compareTo(interval) < 0) return Optional.empty();
-        for (Path script : scripts()) {
+        List<Path> scripts = CheckTrust.scripts(home.state);
+        if (strict) {
+            // The whole sweep is verified up front, so the refusals said (and remembered) are
+            // complete even when an earlier check's output ends the sweep; CheckTrust says why a
+            // verdict still holds when a later check of the sweep runs.
+            CheckTrust.Verdict verdict = CheckTrust.verify(home.state, scripts);
+            reported.report(verdict.refused(), System.err);
+            scripts = verdict.trusted();
+        }
+        for (Path script : scripts) {
             FmProc.Outcome ran = FmProc.run(List.of("bash", "-c", REAP, "fm-check", script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
             beat.run();
             if (ran.failedToStart()) {
@@ -68,18 +80,5 @@ final class Checks {
         int end = s.length();
         while (end > 0 && s.charAt(end - 1) == '\n') end--;
         return s.substring(0, end);
-    }
-
-    private List<Path> scripts() throws IOException {
-        List<Path> found = new ArrayList<>();
-        try (DirectoryStream<Path> dir = Files.newDirectoryStream(home.state)) {
-            for (Path p : dir) {
-                String name = p.getFileName().toString();
-                // A shell glob skips dot files; a directory named like a check is not one.
-                if (name.endsWith(SUFFIX) && !name.startsWith(".") && Files.isRegularFile(p)) found.add(p);
-            }
-        }
-        found.sort((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
-        return found;
     }
 }

@@ -91,6 +91,20 @@ final class Knobs {
     int blindCapturePolls()      { return (int) integer("FM_BLIND_CAPTURE_POLLS", 3, 1); }
     boolean debug()              { return "1".equals(raw("FM_DEBUG")); }
 
+    /**
+     * FM_CHECK_STRICT: only 0 turns the check verification off. Turning a safety off must be
+     * deliberate, so any other value keeps it on; a value other than 1 (say "off" or "false",
+     * which look like an intent to turn it off) gets the usual one-line note.
+     */
+    boolean checkStrict() {
+        String v = raw("FM_CHECK_STRICT");
+        if (v == null) return true;
+        String t = v.trim();
+        if (t.equals("0")) return false;
+        if (!t.equals("1")) complain("FM_CHECK_STRICT", v, "not 0 or 1", "1");
+        return true;
+    }
+
     private static void complain(String name, String value, String why, String dflt) {
         synchronized (REPORTED) {
             if (!REPORTED.add(name)) return;

@@ -48,7 +48,13 @@ class run {
             "BadInputFsTest.aNonAsciiHomeUnderTheCLocaleIsOneClearLine",
             "non-ASCII file names need the JVM to run under a UTF-8 locale",
             "LockRaceTest.aContenderOfAnotherUserNeverTakesALiveHoldersLock",
-            "running a contender as another user needs root");
+            "running a contender as another user needs root",
+            "CheckTrustTest.aCheckOwnedByAnotherUserIsRefusedEvenAt0755",
+            "giving a check to another user (chown) needs root",
+            "CheckTrustTest.aLinkOwnedByAnotherUserIsRefusedEvenToAGoodScript",
+            "giving a link to another user (chown -h) needs root",
+            "CheckTrustTest.aMarkerSomeoneElsePlantedNeitherSilencesUsNorIsWrittenThrough",
+            "giving the marker to another user (chown) needs root");
 
     /** What the tests run besides Java; each missing one is named before anything runs. */
     static final List<String[]> PREREQUISITES = List.of(
