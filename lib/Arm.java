@@ -34,6 +34,7 @@ final class Arm {
         if (restart) stopOurWatcher();
         long deadline = System.nanoTime() + knobs.armConfirmTimeout().toNanos();
         boolean wedgeHandled = false;
+        String via = restart ? "restart" : "arm"; // for the cycle ledger
         String problem = null;
         while (true) {
             Health h = Health.of(home, knobs);
@@ -41,10 +42,11 @@ final class Arm {
             if (h.state() == Health.State.WEDGED && !wedgeHandled) {
                 wedgeHandled = true;
                 if (!replaceWedged(h)) continue; // it beat again, or changed: look afresh
+                via = "replace:" + h.pid().getAsLong();
             }
             // Anything else goes through the lock: a dead or recycled holder is reclaimed there,
             // a live one keeps it (and is never signalled by us).
-            Watcher.Start start = Watcher.start(home, knobs);
+            Watcher.Start start = Watcher.start(home, knobs, via);
             if (start.lock().isPresent()) return runOwnWatcher(start.lock().get());
             problem = start.refusedLoudly() ? start.line().orElse(null) : null;
             if (start.outcome() == Watcher.Start.Outcome.NOT_A_LOCK) break; // waiting cannot help
