@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java Watcher.java
+//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java Ledger.java Watcher.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -62,9 +62,18 @@ final class Arm {
         Health mine = Health.of(home, knobs);
         long me = ProcessHandle.current().pid();
         if (!mine.healthy() || mine.pid().orElse(-1) != me) {
+            // An immediate wake wins over confirmation (arm-guard.md): the first poll runs anyway,
+            // and a wake it finds is printed and is a success. Only an empty first poll fails.
+            int first = new Watcher(home, knobs).firstPoll(lock, out);
+            if (first == 0) {
+                lock.close();
+                return 0;
+            }
+            Ledger.end("unconfirmed");
             lock.close();
+            if (first == 1) return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
             err.println("watcher: started pid=" + me + " but could not confirm it (state " + mine.state()
-                    + "); check FM_GUARD_GRACE and the state directory");
+                    + ") and its first poll found no wake; check FM_GUARD_GRACE and the state directory");
             return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
         }
         say("watcher: started pid=" + me + " (beacon fresh)", 0);

@@ -175,6 +175,8 @@ final class Watcher {
 
     // ------------------------------------------------------------------ the cycle
 
+    /** {@link #firstPoll} found nothing to report (or lost the lock): the caller decides. */
+    static final int NO_WAKE = -1;
     /** Set once a wake's reason line is out. */
     private boolean delivered;
 
@@ -184,12 +186,27 @@ final class Watcher {
      * returns 1). The caller still owns {@code lock} and releases it afterwards.
      */
     int cycle(FmLock.Held lock, PrintStream out) {
-        int code = polls(lock, out);
+        int code = polls(lock, out, false);
         if (!delivered) Ledger.end(code == 0 ? "evicted" : "error");
         return code;
     }
 
-    private int polls(FmLock.Held lock, PrintStream out) {
+    /**
+     * Only the cycle's first poll, for an arm that holds the lock but could not confirm health:
+     * an immediate wake still wins (printed, 0); a failure is 1 (said on stderr); nothing due, or
+     * the lock lost, is {@link #NO_WAKE}, with the cycle left open for the caller to end.
+     */
+    int firstPoll(FmLock.Held lock, PrintStream out) {
+        int code = polls(lock, out, true);
+        if (code == 0 && !delivered) {
+            Ledger.end("evicted");
+            return NO_WAKE;
+        }
+        if (code == 1) Ledger.end("error");
+        return code;
+    }
+
+    private int polls(FmLock.Held lock, PrintStream out, boolean once) {
         Runnable beat = this::beatQuietly;
         Checks checks = new Checks(home, knobs, beatEvery, beat);
         Signals signals = new Signals(home, knobs, this::linger);
@@ -218,6 +235,7 @@ final class Watcher {
                     wake = heartbeat.poll();
                 }
                 if (wake.isPresent()) return deliver(lock, wake.get(), heartbeat, out);
+                if (once) return NO_WAKE;
                 betweenPolls(poll, nudge);
             }
         } catch (IOException | RuntimeException e) {
