@@ -3,6 +3,7 @@
 //SOURCES lib/Knobs.java lib/FmHome.java lib/Status.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmStatus
+//JAVAC_OPTIONS -XDstringConcat=inline
 
 /**
  * fm-status: is this home supervised right now, and since when not? Read-only: takes no lock,
@@ -13,7 +14,9 @@
  * as one JSON object (keys verdict, exit, sentence, next, watcher, tasks, queue, blind, cycles,
  * gaps, ledger). Exit 0 for ok and idle with nothing queued, 1 otherwise, 2 for usage errors.
  * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE,
- * FM_LOCK_STALE_AFTER, FM_DEBUG. A plain main without picocli: a short command, start-up counts.
+ * FM_LOCK_STALE_AFTER, FM_DEBUG. A plain main without picocli: a short command, start-up counts;
+ * for the same reason string concatenation is compiled inline (-XDstringConcat=inline), which
+ * spares the JVM spinning a method handle for every concatenation it meets the first time.
  */
 class FmStatus {
     static final String USAGE = "usage: fm-status.java [--json]   says whether this home is supervised;"
