@@ -43,8 +43,9 @@ import sun.misc.SignalHandler;
  * capped: a cycle that holds the watcher lock (so no two trims race) rewrites a ledger above
  * {@link #CAP} to its newest {@link #KEEP} bytes through a temporary file and a rename.
  * Race: an append that lands between the trim's read and its rename goes to the replaced file
- * and is lost; only another process can append then (a refused start's record), since the
- * previous holder wrote its end before it let the lock go.
+ * and is lost. Only another process can append then: a refused start's record, or the end of
+ * a watcher evicted from the lock (rare: a lock is only ever taken from a dead holder); a
+ * previous holder that let the lock go wrote its end before it did.
  */
 final class Ledger {
     static final String NAME = ".watch-cycles.log";
@@ -112,6 +113,8 @@ final class Ledger {
             BasicFileAttributes a = attributes(file);
             if (a != null && !a.isRegularFile()) return false;
             // A writer that died mid-line left no newline: start afresh, so only its line is torn.
+            // Race: another append still being copied in looks the same (a reader sees part of it);
+            // then the fresh line only leaves a blank line, which readers skip.
             String line = a != null && a.size() > 0 && !endsWithNewline(file) ? "\n" + text : text;
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS)) {
@@ -281,11 +284,12 @@ final class Ledger {
         List<Entry> entries = new ArrayList<>();
         int bad = 0;
         String[] lines = text.split("\n", -1);
-        for (int i = 0; i < lines.length; i++) {
+        // The last piece has no newline yet: a write still being copied in (a reader can see part
+        // of it), or a torn one, which the next append's fresh line turns into a counted bad line.
+        for (int i = 0; i < lines.length - 1; i++) {
             String line = lines[i];
-            if (line.isEmpty()) continue;
-            // An unfinished last line is a write still under way or torn; it is not a record.
-            Entry e = i == lines.length - 1 ? null : parse(line);
+            if (line.isEmpty()) continue; // two appenders each started a fresh line
+            Entry e = parse(line);
             if (e == null) bad++;
             else entries.add(e);
         }
