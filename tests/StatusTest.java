@@ -171,6 +171,32 @@ class StatusTest {
                 + " 0 task(s) in flight", l.get(0));
         assertTrue(l.get(l.size() - 1).startsWith("next: ls -la " + lock + "  # nothing removes it automatically"), l.toString());
         assertEquals("not a lock\n", Files.readString(lock));
+
+        // A lock directory with no pid but a file of no protocol: no arm can ever reclaim it.
+        Files.delete(lock);
+        Files.createDirectory(lock);
+        Files.writeString(lock.resolve("notes"), "mine\n");
+        Files.setLastModifiedTime(lock, FileTime.from(Instant.now().minusSeconds(60)));
+        r = status();
+        assertEquals(1, r.exit());
+        assertEquals("supervision: BLOCKED - " + lock + " holds files the lock protocol does not own (notes);"
+                + " 0 task(s) in flight", r.lines().get(0));
+        assertEquals("mine\n", Files.readString(lock.resolve("notes")));
+    }
+
+    @Test
+    void aHomeThatCannotBeFoundIsBlockedWithTheFix() throws Exception {
+        List<String> cmd = new ArrayList<>(TestKit.command("fm-status.java"));
+        cmd.removeIf(a -> a.startsWith("-Dfm.script="));
+        Path elsewhere = kit.tempDir("fm-status-cwd");
+        TestKit.Result r = kit.run(cmd, Map.of("FM_HOME", elsewhere.toString()), elsewhere, LIMIT);
+        assertEquals(1, r.exit(), r.stderr());
+        List<String> l = r.lines();
+        assertTrue(l.get(0).startsWith("supervision: BLOCKED - cannot tell where fm-watch.java is"), l.get(0));
+        assertTrue(l.get(l.size() - 1).startsWith("next: export FM_HOME="), l.toString());
+        try (Stream<Path> s = Files.list(elsewhere)) {
+            assertEquals(0, s.count(), "nothing created");
+        }
     }
 
     @Test
