@@ -163,7 +163,7 @@ final class Status {
         Ledger.Gaps gaps = Ledger.gaps(cycles, from, now, liveNow);
         List<Map<String, Object>> shown = new ArrayList<>();
         for (Ledger.Cycle c : cycles.subList(Math.max(0, cycles.size() - SHOWN_CYCLES), cycles.size())) {
-            facts.add("cycle: " + describe(c, now));
+            facts.add("cycle: " + describe(c));
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("start", iso(c.started()));
             m.put("pid", c.pid());
@@ -515,7 +515,7 @@ final class Status {
 
     // ------------------------------------------------------------------ the ledger
 
-    private static String describe(Ledger.Cycle c, long now) {
+    private static String describe(Ledger.Cycle c) {
         String head = iso(c.started()) + " pid " + c.pid() + " via " + c.via() + ", ";
         long ran = c.until() - c.started();
         return switch (c.how()) {
