@@ -11,7 +11,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Start-up of fm-guard.java and fm-wake-drain.java (empty queue, no task in flight) against a
+ * Start-up of fm-guard.java, fm-wake-drain.java (empty queue, no task in flight) and fm-status.java
+ * (idle) against a
  * JBang hello world, at two levels, in one run with the variants interleaved round by round so
  * that load drifts hit them all alike:
  *   jbang  the whole `./jbang <script>` (the JBang launcher JVM plus the script's JVM)
@@ -41,11 +42,13 @@ class Startup {
         viaJbang.put("hello-opts", List.of(jbang, "bench/hello-opts.java"));
         viaJbang.put("fm-guard", List.of(jbang, "fm-guard.java"));
         viaJbang.put("fm-wake-drain", List.of(jbang, "fm-wake-drain.java"));
+        viaJbang.put("fm-status", List.of(jbang, "fm-status.java"));
         Map<String, List<String>> bareJvm = new LinkedHashMap<>();
         bareJvm.put("hello", TestKit.javaCommand("bench/hello.java"));
         bareJvm.put("hello-opts", TestKit.javaCommand("bench/hello-opts.java"));
         bareJvm.put("fm-guard", TestKit.javaCommand("fm-guard.java"));
         bareJvm.put("fm-wake-drain", TestKit.javaCommand("fm-wake-drain.java"));
+        bareJvm.put("fm-status", TestKit.javaCommand("fm-status.java"));
 
         measure("jbang", viaJbang, runs, env, root);
         measure("jvm", bareJvm, runs, env, root);
@@ -66,7 +69,8 @@ class Startup {
                 String v = names.get(Math.floorMod(round + i, names.size())); // rotate who goes first
                 BenchKit.Run r = BenchKit.run(variants.get(v), env, root, 120);
                 String expected = v.startsWith("hello") ? "hello\n" : "";
-                if (r.exit() != 0 || !r.stdout().equals(expected) || !r.stderr().isEmpty()) {
+                boolean right = v.equals("fm-status") ? r.stdout().startsWith("supervision: idle - ") : r.stdout().equals(expected);
+                if (r.exit() != 0 || !right || !r.stderr().isEmpty()) {
                     throw new IllegalStateException(level + " " + v + " misbehaved (exit " + r.exit() + "): stdout="
                             + r.stdout() + " stderr=" + r.stderr());
                 }
@@ -80,7 +84,7 @@ class Startup {
                     "median of " + runs + "; p90 " + BenchKit.f(BenchKit.quantile(wall.get(v), 0.9), 3)
                             + " s; cpu median " + BenchKit.f(BenchKit.median(cpu.get(v)), 2) + " s");
         }
-        for (String script : List.of("fm-guard", "fm-wake-drain")) {
+        for (String script : List.of("fm-guard", "fm-wake-drain", "fm-status")) {
             for (String base : List.of("hello", "hello-opts")) {
                 double ratio = BenchKit.median(wall.get(script)) / BenchKit.median(wall.get(base));
                 double cpuRatio = BenchKit.median(cpu.get(script)) / BenchKit.median(cpu.get(base));

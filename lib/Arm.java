@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java Watcher.java
+//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java Ledger.java Watcher.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -34,6 +34,7 @@ final class Arm {
         if (restart) stopOurWatcher();
         long deadline = System.nanoTime() + knobs.armConfirmTimeout().toNanos();
         boolean wedgeHandled = false;
+        String via = restart ? "restart" : "arm"; // for the cycle ledger
         String problem = null;
         while (true) {
             Health h = Health.of(home, knobs);
@@ -41,10 +42,11 @@ final class Arm {
             if (h.state() == Health.State.WEDGED && !wedgeHandled) {
                 wedgeHandled = true;
                 if (!replaceWedged(h)) continue; // it beat again, or changed: look afresh
+                via = "replace:" + h.pid().getAsLong();
             }
             // Anything else goes through the lock: a dead or recycled holder is reclaimed there,
             // a live one keeps it (and is never signalled by us).
-            Watcher.Start start = Watcher.start(home, knobs);
+            Watcher.Start start = Watcher.start(home, knobs, via);
             if (start.lock().isPresent()) return runOwnWatcher(start.lock().get());
             problem = start.refusedLoudly() ? start.line().orElse(null) : null;
             if (start.outcome() == Watcher.Start.Outcome.NOT_A_LOCK) break; // waiting cannot help
@@ -60,9 +62,18 @@ final class Arm {
         Health mine = Health.of(home, knobs);
         long me = ProcessHandle.current().pid();
         if (!mine.healthy() || mine.pid().orElse(-1) != me) {
+            // An immediate wake wins over confirmation (arm-guard.md): the first poll runs anyway,
+            // and a wake it finds is printed and is a success. Only an empty first poll fails.
+            int first = new Watcher(home, knobs).firstPoll(lock, out);
+            if (first == 0) {
+                lock.close();
+                return 0;
+            }
+            Ledger.end("unconfirmed");
             lock.close();
+            if (first == 1) return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
             err.println("watcher: started pid=" + me + " but could not confirm it (state " + mine.state()
-                    + "); check FM_GUARD_GRACE and the state directory");
+                    + ") and its first poll found no wake; check FM_GUARD_GRACE and the state directory");
             return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
         }
         say("watcher: started pid=" + me + " (beacon fresh)", 0);

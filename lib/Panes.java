@@ -52,6 +52,8 @@ final class Panes {
     private final int memory;
     private final int blindPolls;
     private final Duration beatEvery;
+    /** Set for the rest of the process once tmux turned out to run only the first command of a call. */
+    private static volatile boolean onePerCall;
 
     Panes(FmHome home, Knobs knobs, Runnable beat) {
         this.home = home;
@@ -88,7 +90,8 @@ final class Panes {
      * launching a client costs far more CPU than the capture itself. tmux stops a command
      * sequence at the first failure, so a missing window is counted blind and the sequence
      * resumes after it. Every window lives on the same server: once a client hangs past the
-     * limit, the windows it had not answered count as failed without waiting again.
+     * limit, the windows it had not answered count as failed without waiting again. A "tmux"
+     * that answers a sequence with success and no separator at all gets one client per window.
      */
     private List<Optional<String>> captureAll(List<String> windows) {
         List<Optional<String>> out = new ArrayList<>();
@@ -96,6 +99,13 @@ final class Panes {
         while (out.size() < windows.size()) {
             if (serverGone) {
                 out.add(Optional.empty());
+                continue;
+            }
+            if (onePerCall) {
+                FmProc.Outcome o = FmProc.run(List.of("tmux", "capture-pane", "-p", "-t", windows.get(out.size()), "-S",
+                        "-40"), CAPTURE_LIMIT, CAPTURE_MAX_BYTES, beatEvery, beat);
+                out.add(o.ok() ? Optional.of(o.stdout()) : Optional.empty());
+                serverGone = o.timedOut() || o.failedToStart();
                 continue;
             }
             List<String> rest = windows.subList(out.size(), windows.size());
@@ -109,6 +119,13 @@ final class Panes {
             int room = (int) Math.min(Integer.MAX_VALUE / 2, (long) CAPTURE_MAX_BYTES * rest.size());
             FmProc.Outcome o = FmProc.run(cmd, CAPTURE_LIMIT, room, beatEvery, beat);
             List<String> answered = splitCaptures(o.stdout(), separator);
+            if (answered.isEmpty() && o.ok()) {
+                // Success without a single separator: not tmux, but a stand-in that runs only the
+                // first command of a call (firstmate's own test doubles do). Counting its windows
+                // blind would raise false alarms; one capture per call works with it.
+                onePerCall = true;
+                continue;
+            }
             for (String c : answered) out.add(Optional.of(c));
             if (answered.size() == rest.size()) break;
             if (o.timedOut() || o.failedToStart()) {

@@ -1,5 +1,5 @@
 //SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java StateFiles.java WakeQueue.java Wake.java
-//SOURCES Checks.java Signals.java Panes.java Heartbeat.java SignalWatch.java
+//SOURCES Checks.java Signals.java Panes.java Heartbeat.java SignalWatch.java Ledger.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -51,8 +51,16 @@ final class Watcher {
      * holds the lock, the result says which of watcher.md's three answers applies.
      */
     static Start start(FmHome home, Knobs knobs) throws IOException {
+        return start(home, knobs, "watch");
+    }
+
+    /** As {@link #start(FmHome, Knobs)}; {@code via} says in the cycle ledger who started it and why. */
+    static Start start(FmHome home, Knobs knobs, String via) throws IOException {
         home.ensureState();
         FmLock.Attempt attempt = FmLock.tryAcquire(home.watchLock(), knobs.lockStaleAfter());
+        // The beacon as this start found it: the last sign of life of the cycle before.
+        Instant prevBeat = StateFiles.mtime(home.beacon());
+        if (!attempt.acquired()) Ledger.refused(home.state, via, prevBeat);
         if (attempt.refusal().isPresent()) {
             return new Start(Start.Outcome.NOT_A_LOCK, null, "watcher: " + attempt.refusal().get());
         }
@@ -71,6 +79,7 @@ final class Watcher {
             started.close();
             throw new IOException("cannot record this watcher in " + home.state + ": " + e.getMessage(), e);
         }
+        Ledger.open(home.state, via, prevBeat);
         return started;
     }
 
@@ -166,12 +175,38 @@ final class Watcher {
 
     // ------------------------------------------------------------------ the cycle
 
+    /** {@link #firstPoll} found nothing to report (or lost the lock): the caller decides. */
+    static final int NO_WAKE = -1;
+    /** Set once a wake's reason line is out. */
+    private boolean delivered;
+
     /**
      * Polls until the first due wake (prints its line on {@code out}, returns 0), until another
      * watcher takes the lock (returns 0 silently), or until a failure (one line on stderr,
      * returns 1). The caller still owns {@code lock} and releases it afterwards.
      */
     int cycle(FmLock.Held lock, PrintStream out) {
+        int code = polls(lock, out, false);
+        if (!delivered) Ledger.end(code == 0 ? "evicted" : "error");
+        return code;
+    }
+
+    /**
+     * Only the cycle's first poll, for an arm that holds the lock but could not confirm health:
+     * an immediate wake still wins (printed, 0); a failure is 1 (said on stderr); nothing due, or
+     * the lock lost, is {@link #NO_WAKE}, with the cycle left open for the caller to end.
+     */
+    int firstPoll(FmLock.Held lock, PrintStream out) {
+        int code = polls(lock, out, true);
+        if (code == 0 && !delivered) {
+            Ledger.end("evicted");
+            return NO_WAKE;
+        }
+        if (code == 1) Ledger.end("error");
+        return code;
+    }
+
+    private int polls(FmLock.Held lock, PrintStream out, boolean once) {
         Runnable beat = this::beatQuietly;
         Checks checks = new Checks(home, knobs, beatEvery, beat);
         Signals signals = new Signals(home, knobs, this::linger);
@@ -200,6 +235,7 @@ final class Watcher {
                     wake = heartbeat.poll();
                 }
                 if (wake.isPresent()) return deliver(lock, wake.get(), heartbeat, out);
+                if (once) return NO_WAKE;
                 betweenPolls(poll, nudge);
             }
         } catch (IOException | RuntimeException e) {
@@ -226,8 +262,11 @@ final class Watcher {
             fail("wake queued, but a marker could not be written (" + e.getMessage()
                     + "); fix it or this wake repeats", e);
         }
+        // Ended in the ledger before the line is out, so whoever reads the line finds it there.
+        Ledger.end("wake:" + (wake.entries().isEmpty() ? "unknown" : wake.entries().get(0).kind()));
         out.println(wake.line());
         out.flush();
+        delivered = true;
         return 0;
     }
 

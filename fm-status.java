@@ -1,0 +1,64 @@
+//usr/bin/env true; s=$(readlink -f "$0" 2>/dev/null) || s=$0; exec "$(dirname "$s")/jbang" -Dfm.script="$s" "$s" "$@"
+//JAVA 17+
+//SOURCES lib/Knobs.java lib/FmHome.java lib/Status.java
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
+//MAIN FmStatus
+//JAVAC_OPTIONS -XDstringConcat=inline
+
+/**
+ * fm-status: is this home supervised right now, and since when not? Read-only: takes no lock,
+ * signals nothing, writes nothing. Prints on stdout, first line always:
+ *   supervision: <ok|idle|DOWN|SLOW|WEDGED|BLOCKED> - <one sentence: who, how old, how many tasks>
+ * then "name: ..." facts (lock, beacon, tasks, queue, blind, cycle, gaps, ledger), and last, when
+ * anything needs doing, exactly one "next: <command>  # why" line. --json prints the same facts
+ * as one JSON object (keys verdict, exit, sentence, next, watcher, tasks, queue, blind, cycles,
+ * gaps, ledger). Exit 0 for ok and idle with nothing queued, 1 otherwise, 2 for usage errors.
+ * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE,
+ * FM_LOCK_STALE_AFTER, FM_DEBUG. A plain main without picocli: a short command, start-up counts;
+ * for the same reason string concatenation is compiled inline (-XDstringConcat=inline), which
+ * spares the JVM spinning a method handle for every concatenation it meets the first time.
+ */
+class FmStatus {
+    static final String USAGE = "usage: fm-status.java [--json]   says whether this home is supervised;"
+            + " exit 0 ok/idle, 1 needs action, 2 usage";
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        boolean json = false;
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h")) {
+                System.out.println(USAGE);
+                System.out.println("  next: is the one safe thing to do; a pending queued wake always makes it the drain.");
+                return 0;
+            } else if (a.equals("--json")) {
+                json = true;
+            } else {
+                System.err.println("fm-status: unknown argument '" + a + "'");
+                System.err.println(USAGE);
+                return 2;
+            }
+        }
+        Knobs knobs = Knobs.fromEnvironment();
+        Status status;
+        try {
+            status = Status.of(FmHome.resolve(knobs), knobs);
+        } catch (FmHome.Unresolved e) {
+            status = Status.unresolved(e.getMessage());
+        } catch (RuntimeException e) {
+            System.err.println("fm-status: could not read the supervision state (" + e.getClass().getSimpleName()
+                    + (knobs.debug() ? "" : "; FM_DEBUG=1 for detail") + "); run jbang fm-watch-arm.java to learn the watcher's state");
+            if (knobs.debug()) e.printStackTrace();
+            return 1;
+        }
+        if (json) {
+            System.out.println(status.json());
+        } else {
+            for (String line : status.lines()) System.out.println(line);
+        }
+        System.out.flush();
+        return status.exit();
+    }
+}
