@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java StateFiles.java WakeQueue.java
+//SOURCES ../FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java StateFiles.java WakeQueue.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -151,7 +151,20 @@ final class Status {
             facts.add("blind: " + String.join(", ", parts));
         }
         json.put("blind", blind);
-        // Refused checks (lib/Checks.java strict modes) get their line here, after blind windows.
+        // Checks the watcher refuses to run (strict modes): one line each, with its fix.
+        List<Map<String, Object>> refusedJson = new ArrayList<>();
+        if (knobs.checkStrict()) {
+            for (CheckTrust.Refusal r : CheckTrust.refusals(home.state)) {
+                facts.add("refused: " + r.check() + ": " + r.reason() + "; fix: " + r.fix());
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("check", r.check().toString());
+                m.put("file", r.file().toString());
+                m.put("reason", r.reason());
+                m.put("fix", r.fix());
+                refusedJson.add(m);
+            }
+        }
+        json.put("refusedChecks", refusedJson);
 
         // The ledger: the last cycles and the gaps between them.
         Ledger.Read read = Ledger.read(home.state);
@@ -194,6 +207,10 @@ final class Status {
         judge(home, knobs, h, tasks, lockTrouble, stateExists);
         queued = q.pending() != 0;
         if (queued) next = DRAIN + "  # the queue is the lossless record: drain and handle it first";
+        if (next == null && !refusedJson.isEmpty()) {
+            next = refusedJson.get(0).get("fix") + "  # the watcher refuses to run " + refusedJson.get(0).get("check")
+                    + " until it is fixed";
+        }
     }
 
     /** The verdict, its sentence and its next step, from the facts gathered. */

@@ -269,6 +269,36 @@ class StatusTest {
         assertTrue(down.lines().get(down.lines().size() - 1).startsWith("next: jbang fm-wake-drain.java"), down.stdout());
     }
 
+    /** Strict modes: a check the watcher refuses is listed with its fix, and is the next step when nothing else is. */
+    @Test
+    void refusedChecksAreListedWithTheirFix() throws Exception {
+        Path check = Files.writeString(state.resolve("poll.check.sh"), "echo ready\n");
+        Files.setPosixFilePermissions(check, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        TestKit.Result r = status();
+        assertEquals(0, r.exit(), r.stdout());
+        assertTrue(r.lines().get(0).startsWith("supervision: idle - "), r.stdout());
+        String refused = r.lines().stream().filter(x -> x.startsWith("refused: ")).findFirst().orElseThrow(
+                () -> new AssertionError("no refused line in " + r.stdout()));
+        assertTrue(refused.startsWith("refused: " + check + ": ") && refused.contains("0666")
+                && refused.endsWith("; fix: chmod go-w " + check), refused);
+        assertEquals("next: chmod go-w " + check + "  # the watcher refuses to run " + check + " until it is fixed",
+                r.lines().get(r.lines().size() - 1));
+        Map<String, Object> o = Json.object(status("--json").stdout().strip());
+        List<?> listed = (List<?>) o.get("refusedChecks");
+        assertEquals(1, listed.size(), o.toString());
+        assertEquals(check.toString(), ((Map<?, ?>) listed.get(0)).get("check"));
+
+        // With strict modes off the watcher runs it, so there is nothing to list.
+        TestKit.Result off = status(env("FM_CHECK_STRICT", "0"));
+        assertTrue(off.lines().stream().noneMatch(x -> x.startsWith("refused: ")), off.stdout());
+        assertTrue(off.lines().stream().noneMatch(x -> x.startsWith("next: ")), off.stdout());
+
+        // Fixed: no line, no next step.
+        Files.setPosixFilePermissions(check, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        TestKit.Result fixed = status();
+        assertTrue(fixed.lines().stream().noneMatch(x -> x.startsWith("refused: ") || x.startsWith("next: ")), fixed.stdout());
+    }
+
     @Test
     void jsonCarriesTheSameFacts() throws Exception {
         Files.writeString(state.resolve("t1.meta"), "window=fleet:w1\n");
