@@ -211,11 +211,28 @@ final class Watcher {
     /** The ordering rule of state.md, and nothing after an eviction (the new holder reports it). */
     private int deliver(FmLock.Held lock, Wake wake, Heartbeat heartbeat, PrintStream out) {
         if (evicted(lock)) return 0;
+        // Fenced: a signal releases the watcher lock only after the append and the markers are
+        // done, so a successor never reports this wake while we are still recording it.
+        try {
+            if (!lock.fenced(() -> record(wake, heartbeat))) return 1;
+        } catch (FmLock.Closing stopping) {
+            return 1; // ended by a signal before anything was recorded: the wake stays due
+        } catch (IOException e) {
+            fail(e.getMessage(), e);
+            return 1;
+        }
+        out.println(wake.line());
+        out.flush();
+        return 0;
+    }
+
+    /** Append, then markers (state.md's order); false, with the line on stderr, when the append failed. */
+    private boolean record(Wake wake, Heartbeat heartbeat) {
         try {
             new WakeQueue(home, knobs).append(wake.entries());
         } catch (IOException e) {
             fail(e.getMessage() + "; the wake was not recorded and stays due for the next watcher", e);
-            return 1;
+            return false;
         }
         // The wake is durable now. A marker that cannot be written only means the same wake is
         // reported again later (the drain folds it), so the line is still printed, with a warning.
@@ -226,9 +243,7 @@ final class Watcher {
             fail("wake queued, but a marker could not be written (" + e.getMessage()
                     + "); fix it or this wake repeats", e);
         }
-        out.println(wake.line());
-        out.flush();
-        return 0;
+        return true;
     }
 
     /** The lock no longer names us: another watcher took over, so we leave without a word. */
