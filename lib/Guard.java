@@ -1,4 +1,4 @@
-//SOURCES FmHome.java Knobs.java StateFiles.java
+//SOURCES DrainFile.java FmHome.java Knobs.java StateFiles.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -43,7 +43,7 @@ final class Guard {
             return out;
         }
         if (tasks == 0) return out;
-        boolean queued = queueNonEmpty(home.wakeQueue());
+        boolean queued = queueNonEmpty(home.wakeQueue()) || leftoverRecords(home.state);
         Duration grace = knobs.guardGrace();
         Optional<Duration> beat = StateFiles.age(home.beacon());
         if (beat.isEmpty() || beat.get().compareTo(grace) >= 0) {
@@ -79,6 +79,23 @@ final class Guard {
         } catch (IOException e) {
             return false; // missing: nothing queued (a drain may be between its move and recreate)
         }
+    }
+
+    /**
+     * Records an interrupted drain left in its private file wait as surely as queued ones (the
+     * next drain prints them first), so they count as queued wakes. A live drain's file does
+     * not: that drain is printing it now. One directory listing, plus /proc reads only when a
+     * private file exists.
+     */
+    private static boolean leftoverRecords(Path state) {
+        try {
+            for (DrainFile f : DrainFile.list(state)) {
+                if (Files.size(f.path()) > 0 && f.ownerGone()) return true;
+            }
+        } catch (IOException e) {
+            // unreadable: the queue check above is all we can say
+        }
+        return false;
     }
 
     /** Whole seconds when the knob is whole, else as given (0.5). */
