@@ -48,7 +48,16 @@ class run {
             "BadInputFsTest.aNonAsciiHomeUnderTheCLocaleIsOneClearLine",
             "non-ASCII file names need the JVM to run under a UTF-8 locale",
             "LockRaceTest.aContenderOfAnotherUserNeverTakesALiveHoldersLock",
-            "running a contender as another user needs root");
+            "running a contender as another user needs root",
+            "QueueSafetyTest.aNearlyFullDiskNeverBlocksTheDrain", "mounting a small tmpfs needs root",
+            "QueueSafetyTest.aDrainThatFailsOnAFullDiskLeavesItsRecordsInOrderForTheNext", "mounting a small tmpfs needs root",
+            "QueueSafetyTest.aFailedAppendLeavesNoPartialLineForABashAppender", "mounting a small tmpfs needs root",
+            "QueueSafetyTest.aLeftoverWhosePidWasReusedComesOutFirst",
+            "giving a new process a chosen pid (/proc/sys/kernel/ns_last_pid) needs root",
+            "QueueSafetyTest.aLeftoverThatCannotBeTakenOverIsReportedAsBelongingInFront",
+            "making a file immutable (chattr +i) needs root and a file system that supports it",
+            "QueueSafetyTest.everyRenameAndCreationIsForcedToDiskBeforeTheLockIsReleased",
+            "observing system calls needs strace (apt-get install strace)");
 
     /** What the tests run besides Java; each missing one is named before anything runs. */
     static final List<String[]> PREREQUISITES = List.of(
