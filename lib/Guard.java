@@ -88,14 +88,23 @@ final class Guard {
      * private file exists.
      */
     private static boolean leftoverRecords(Path state) {
-        try {
-            for (DrainFile f : DrainFile.list(state)) {
-                if (Files.size(f.path()) > 0 && f.ownerGone()) return true;
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(state, DrainFile.PREFIX + "*")) {
+            for (Path p : dir) {
+                if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && sizeOf(p) > 0
+                        && DrainFile.parse(p).ownerGone()) return true;
             }
         } catch (IOException e) {
             // unreadable: the queue check above is all we can say
         }
         return false;
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return 0; // gone meanwhile: a drain just finished with it
+        }
     }
 
     /** Whole seconds when the knob is whole, else as given (0.5). */
