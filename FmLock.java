@@ -35,6 +35,7 @@ import java.util.OptionalLong;
  *                                                        or "held pid=<N or nothing>" (exit 1)
  *   FmLock.java identity <pid>                           prints the identity line (exit 1: no such process)
  * Usage errors exit 2. Knob: FM_LOCK_STALE_AFTER (seconds, floored at 2 for a pid-less lock).
+ * Signals: one shutdown hook releases every held lock, after the fenced work under it ends.
  */
 final class FmLock {
     /** The files a held lock may contain; removal takes exactly these, then the directory. */
@@ -44,6 +45,8 @@ final class FmLock {
     /** A holder's process cannot be younger than its pid file by more than this. */
     static final Duration RECYCLE_MARGIN = Duration.ofSeconds(2);
     static final Duration WAIT_STEP = Duration.ofMillis(100);
+    /** How long, in all, the shutdown hook waits for fenced work under held locks to end. */
+    static final Duration SHUTDOWN_FENCE_WAIT = Duration.ofSeconds(3);
 
     private static final long MY_PID = ProcessHandle.current().pid();
     /**
@@ -82,23 +85,59 @@ final class FmLock {
         }
     }
 
+    /** Work done under a lock, inside its fence (see {@link Held#fenced}). */
+    interface Section<T> {
+        T run() throws IOException;
+    }
+
+    /** A fenced section refused to start: the JVM is shutting down and releasing its locks. */
+    static final class Closing extends IOException {
+        Closing(Path lock) {
+            super("stopped by a signal before the work under " + lock + " could start");
+        }
+    }
+
     /** A lock we hold. Closing it releases it, and only if it is still ours. */
     static final class Held implements AutoCloseable {
         private final Path lock;
         private final Path owner;
         private boolean released;
+        /** Held while a fenced section runs; the shutdown hook takes it before it releases the lock. */
+        private final java.util.concurrent.locks.ReentrantLock fence = new java.util.concurrent.locks.ReentrantLock();
+        /** Set by the shutdown hook under the fence: from then on no section may start. */
+        private volatile boolean closing;
 
         private Held(Path lock, Path owner) {
             this.lock = lock;
             this.owner = owner;
             if (HOOK.compareAndSet(false, true)) {
                 try {
-                    Runtime.getRuntime().addShutdownHook(new Thread(() -> HELD.forEach(Held::close), "fm-lock-release"));
+                    Runtime.getRuntime().addShutdownHook(new Thread(FmLock::releaseAtShutdown, "fm-lock-release"));
                 } catch (IllegalStateException alreadyExiting) {
                     // Taken during shutdown: whoever took it releases it with try-with-resources.
                 }
             }
-            HELD.add(this);
+            // Taken while the JVM shuts down (a drain's put-back hook): the release hook may have
+            // passed already, so whoever took it releases it (try-with-resources), or the halt
+            // leaves it to be reclaimed from a dead pid.
+            if (!shuttingDown()) HELD.add(this);
+        }
+
+        /**
+         * Runs {@code work} inside this lock's fence. A TERM, INT or HUP ends the JVM through
+         * shutdown hooks while this thread keeps running; the fence makes the release wait for
+         * the section, so the lock is never released under work that still changes what it
+         * guards (race: a drain renaming its copy over a queue a bash appender just wrote to).
+         * Throws {@link Closing} once the release has begun.
+         */
+        <T> T fenced(Section<T> work) throws IOException {
+            fence.lock();
+            try {
+                if (closing) throw new Closing(lock);
+                return work.run();
+            } finally {
+                fence.unlock();
+            }
         }
 
         Path ownerDir() { return owner; }
@@ -127,6 +166,44 @@ final class FmLock {
             }
             // Our owner directory is ours alone either way; leave nothing behind.
             removeOwnerDir(owner);
+        }
+    }
+
+    /**
+     * The shutdown hook: each held lock is released once no fenced section runs under it, and
+     * none may start after. A section still running after {@link #SHUTDOWN_FENCE_WAIT} keeps
+     * its lock: the JVM halts with the lock in place and the next acquirer reclaims it from a
+     * dead pid, which is safe, where releasing it under running work is not.
+     */
+    private static void releaseAtShutdown() {
+        long deadline = System.nanoTime() + SHUTDOWN_FENCE_WAIT.toNanos();
+        for (Held h : HELD) {
+            try {
+                if (!h.fence.tryLock(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                    debug("left " + h.lock + " in place: the work under it did not end in time");
+                    continue;
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+            try {
+                h.closing = true;
+                h.close();
+            } finally {
+                h.fence.unlock();
+            }
+        }
+    }
+
+    /** True once the JVM runs its shutdown hooks: from then on it refuses new ones. */
+    private static boolean shuttingDown() {
+        Thread probe = new Thread(() -> { }, "fm-lock-probe");
+        try {
+            Runtime.getRuntime().addShutdownHook(probe);
+            Runtime.getRuntime().removeShutdownHook(probe);
+            return false;
+        } catch (IllegalStateException e) {
+            return true; // (if it began between the two calls, the probe runs and does nothing)
         }
     }
 

@@ -18,9 +18,12 @@ import java.nio.charset.StandardCharsets;
  *
  * Prints the queued records on stdout, one per line as stored (epoch TAB seq TAB kind TAB key
  * TAB payload), deduplicated: one line per kind+key (one for all heartbeats), at its first
- * position, carrying the latest record. Nothing for an empty queue. Then runs the guard's
- * check on stderr (fm-guard.java). Exit 0; 1 with one line on stderr when the drain failed
- * (its records are back in the queue, or, failing that, recovered by the next drain); 2 for
+ * position, carrying the latest record. Nothing for an empty queue. Records an interrupted
+ * drain left behind come first (they are older), taken over by rename, so a full disk never
+ * blocks a drain. A line too long to be a record (over 4 MiB) is dropped with one line on
+ * stderr saying how many and how long. Then runs the guard's check on stderr (fm-guard.java).
+ * Exit 0; 1 with one line on stderr when the drain failed (its records are back in front of
+ * the queue, or, failing that, left for the next drain, which prints them first); 2 for
  * arguments. Printing happens after the queue lock is released, so a reader that does not
  * keep up never stalls a watcher's append; the records printed belong to this drain alone.
  * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_QUEUE_LOCK_WAIT, FM_GUARD_GRACE,
@@ -50,7 +53,8 @@ class FmWakeDrain {
         }
         try {
             home.ensureState();
-            new WakeQueue(home, knobs).drain(new BufferedOutputStream(stdout, 1 << 16));
+            new WakeQueue(home, knobs).drain(new BufferedOutputStream(stdout, 1 << 16),
+                    note -> err.println("fm-wake-drain: " + note));
         } catch (IOException | RuntimeException e) {
             String why = e.getMessage() != null ? e.getMessage() : e.toString();
             err.println("fm-wake-drain: " + why.replaceAll("[\\r\\n]+", " "));

@@ -1,4 +1,4 @@
-//SOURCES FmHome.java Knobs.java StateFiles.java
+//SOURCES DrainFile.java FmHome.java Knobs.java StateFiles.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -43,7 +43,7 @@ final class Guard {
             return out;
         }
         if (tasks == 0) return out;
-        boolean queued = queueNonEmpty(home.wakeQueue());
+        boolean queued = queueNonEmpty(home.wakeQueue()) || leftoverRecords(home.state);
         Duration grace = knobs.guardGrace();
         Optional<Duration> beat = StateFiles.age(home.beacon());
         if (beat.isEmpty() || beat.get().compareTo(grace) >= 0) {
@@ -78,6 +78,32 @@ final class Guard {
             return Files.size(queue) > 0;
         } catch (IOException e) {
             return false; // missing: nothing queued (a drain may be between its move and recreate)
+        }
+    }
+
+    /**
+     * Records an interrupted drain left in its private file wait as surely as queued ones (the
+     * next drain prints them first), so they count as queued wakes. A live drain's file does
+     * not: that drain is printing it now. One directory listing, plus /proc reads only when a
+     * private file exists.
+     */
+    private static boolean leftoverRecords(Path state) {
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(state, DrainFile.PREFIX + "*")) {
+            for (Path p : dir) {
+                if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && sizeOf(p) > 0
+                        && DrainFile.parse(p).ownerGone()) return true;
+            }
+        } catch (IOException e) {
+            // unreadable: the queue check above is all we can say
+        }
+        return false;
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return 0; // gone meanwhile: a drain just finished with it
         }
     }
 

@@ -247,11 +247,31 @@ final class Watcher {
     /** The ordering rule of state.md, and nothing after an eviction (the new holder reports it). */
     private int deliver(FmLock.Held lock, Wake wake, Heartbeat heartbeat, PrintStream out) {
         if (evicted(lock)) return 0;
+        // Fenced: a signal releases the watcher lock only after the append and the markers are
+        // done, so a successor never reports this wake while we are still recording it.
+        try {
+            if (!lock.fenced(() -> record(wake, heartbeat))) return 1;
+        } catch (FmLock.Closing stopping) {
+            return 1; // ended by a signal before anything was recorded: the wake stays due
+        } catch (IOException e) {
+            fail(e.getMessage(), e);
+            return 1;
+        }
+        // Ended in the ledger before the line is out, so whoever reads the line finds it there.
+        Ledger.end("wake:" + (wake.entries().isEmpty() ? "unknown" : wake.entries().get(0).kind()));
+        out.println(wake.line());
+        out.flush();
+        delivered = true;
+        return 0;
+    }
+
+    /** Append, then markers (state.md's order); false, with the line on stderr, when the append failed. */
+    private boolean record(Wake wake, Heartbeat heartbeat) {
         try {
             new WakeQueue(home, knobs).append(wake.entries());
         } catch (IOException e) {
             fail(e.getMessage() + "; the wake was not recorded and stays due for the next watcher", e);
-            return 1;
+            return false;
         }
         // The wake is durable now. A marker that cannot be written only means the same wake is
         // reported again later (the drain folds it), so the line is still printed, with a warning.
@@ -262,12 +282,7 @@ final class Watcher {
             fail("wake queued, but a marker could not be written (" + e.getMessage()
                     + "); fix it or this wake repeats", e);
         }
-        // Ended in the ledger before the line is out, so whoever reads the line finds it there.
-        Ledger.end("wake:" + (wake.entries().isEmpty() ? "unknown" : wake.entries().get(0).kind()));
-        out.println(wake.line());
-        out.flush();
-        delivered = true;
-        return 0;
+        return true;
     }
 
     /** The lock no longer names us: another watcher took over, so we leave without a word. */

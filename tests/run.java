@@ -40,21 +40,33 @@ class run {
      * The only tests allowed to stand down, and the one environmental reason each may have.
      * Keys are Class.method; anything not here that skips or aborts counts as failed.
      */
-    static final Map<String, String> ENVIRONMENT_SKIPS = Map.of(
-            "BadInputFsTest.aFullStateDirectoryFailsTheWakeWithoutAdvancingMarkers",
-            "mounting a small tmpfs needs root",
-            "BadInputFsTest.aHomeWithSpacesAndNonAsciiWorksEndToEnd",
-            "non-ASCII file names need the JVM to run under a UTF-8 locale",
-            "BadInputFsTest.aNonAsciiHomeUnderTheCLocaleIsOneClearLine",
-            "non-ASCII file names need the JVM to run under a UTF-8 locale",
-            "LockRaceTest.aContenderOfAnotherUserNeverTakesALiveHoldersLock",
-            "running a contender as another user needs root",
-            "CheckTrustTest.aCheckOwnedByAnotherUserIsRefusedEvenAt0755",
-            "giving a check to another user (chown) needs root",
-            "CheckTrustTest.aLinkOwnedByAnotherUserIsRefusedEvenToAGoodScript",
-            "giving a link to another user (chown -h) needs root",
-            "CheckTrustTest.aMarkerSomeoneElsePlantedNeitherSilencesUsNorIsWrittenThrough",
-            "giving the marker to another user (chown) needs root");
+    static final Map<String, String> ENVIRONMENT_SKIPS = Map.ofEntries(
+            Map.entry("BadInputFsTest.aFullStateDirectoryFailsTheWakeWithoutAdvancingMarkers",
+                    "mounting a small tmpfs needs root"),
+            Map.entry("BadInputFsTest.aHomeWithSpacesAndNonAsciiWorksEndToEnd",
+                    "non-ASCII file names need the JVM to run under a UTF-8 locale"),
+            Map.entry("BadInputFsTest.aNonAsciiHomeUnderTheCLocaleIsOneClearLine",
+                    "non-ASCII file names need the JVM to run under a UTF-8 locale"),
+            Map.entry("LockRaceTest.aContenderOfAnotherUserNeverTakesALiveHoldersLock",
+                    "running a contender as another user needs root"),
+            Map.entry("CheckTrustTest.aCheckOwnedByAnotherUserIsRefusedEvenAt0755",
+                    "giving a check to another user (chown) needs root"),
+            Map.entry("CheckTrustTest.aLinkOwnedByAnotherUserIsRefusedEvenToAGoodScript",
+                    "giving a link to another user (chown -h) needs root"),
+            Map.entry("CheckTrustTest.aMarkerSomeoneElsePlantedNeitherSilencesUsNorIsWrittenThrough",
+                    "giving the marker to another user (chown) needs root"),
+            Map.entry("QueueSafetyTest.aNearlyFullDiskNeverBlocksTheDrain",
+                    "mounting a small tmpfs needs root"),
+            Map.entry("QueueSafetyTest.aDrainThatFailsOnAFullDiskLeavesItsRecordsInOrderForTheNext",
+                    "mounting a small tmpfs needs root"),
+            Map.entry("QueueSafetyTest.aFailedAppendLeavesNoPartialLineForABashAppender",
+                    "mounting a small tmpfs needs root"),
+            Map.entry("QueueSafetyTest.aLeftoverWhosePidWasReusedComesOutFirst",
+                    "giving a new process a chosen pid (/proc/sys/kernel/ns_last_pid) needs root"),
+            Map.entry("QueueSafetyTest.aLeftoverThatCannotBeTakenOverIsReportedAsBelongingInFront",
+                    "making a file immutable (chattr +i) needs root and a file system that supports it"),
+            Map.entry("QueueSafetyTest.everyRenameAndCreationIsForcedToDiskBeforeTheLockIsReleased",
+                    "observing system calls needs strace (apt-get install strace)"));
 
     /** What the tests run besides Java; each missing one is named before anything runs. */
     static final List<String[]> PREREQUISITES = List.of(
