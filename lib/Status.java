@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java StateFiles.java WakeQueue.java
+//SOURCES ../FmLock.java CheckTrust.java DrainFile.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java StateFiles.java WakeQueue.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -429,9 +429,9 @@ final class Status {
         long[] acc = {0, Long.MAX_VALUE};
         try {
             count(home.wakeQueue(), acc);
-            try (DirectoryStream<Path> d = Files.newDirectoryStream(home.state, WakeQueue.DRAINING_PREFIX + "*")) {
+            try (DirectoryStream<Path> d = Files.newDirectoryStream(home.state, DrainFile.PREFIX + "*")) {
                 // A live drain is printing its file right now; a dead one's is put back by the next drain.
-                for (Path p : d) if (WakeQueue.ownerGone(p)) count(p, acc);
+                for (Path p : d) if (DrainFile.parse(p).ownerGone()) count(p, acc);
             } catch (NoSuchFileException e) {
                 // no state directory: nothing queued
             }
