@@ -405,6 +405,19 @@ class AdoptTest {
         assertEquals(before, homeWithoutState(), "nothing changed");
         assertTrue(watcher.process.isAlive());
         if (!restart) {
+            // After a wall-clock step its ps line proves nothing: --restart must then neither
+            // signal it nor clear its lock (the honest answer is FAILED).
+            Path id = state.resolve(".watch.lock/pid-identity");
+            String shifted = identity.substring(0, 20) + (Integer.parseInt(identity.substring(20, 24)) - 1) + identity.substring(24);
+            Files.writeString(id, shifted + "\n");
+            assertEquals(java.util.Optional.empty(), BashIdentity.matches(shifted, pid));
+            Map<String, String> quick = new HashMap<>(env);
+            quick.put("FM_ARM_CONFIRM_TIMEOUT", "1");
+            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), quick, home, LIMIT);
+            assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
+            assertEquals(pid, lockPid(), "its lock is kept");
+            assertTrue(watcher.process.isAlive(), "it was not signalled");
+            Files.writeString(id, identity + "\n");
             // Undo is refused the same way (here on a home adopted while no watcher ran).
             watcher.process.destroy();
             assertEquals(143, watcher.exit(LIMIT));
@@ -433,6 +446,23 @@ class AdoptTest {
         ours.process.destroy();
         assertEquals(143, ours.exit(LIMIT));
         assertEquals(0, adopt().exit());
+    }
+
+    @Test
+    void aBashWatcherRunFromAnotherCheckoutIsThisHomesOnlyThroughFmBashWatcher() throws Exception {
+        // A secondmate home: its FM_HOME is not the firstmate checkout whose bin/fm-watch.sh runs.
+        Path second = kit.tempDir("fm-secondmate");
+        Files.createDirectories(second.resolve("state"));
+        Map<String, String> env = env("FM_HOME", second.toString(), "FM_ARM_CONFIRM_TIMEOUT", "1");
+        TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env, home));
+        assertEquals("bash watcher pid " + watcher.process.pid(), watcher.next(LIMIT));
+        TestKit.Result stranger = kit.run(TestKit.command("fm-watch-arm.java"), env, second, LIMIT);
+        assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", stranger.stdout());
+        env.put("FM_BASH_WATCHER", bin.resolve("fm-watch.sh").toString());
+        TestKit.Result known = kit.run(TestKit.command("fm-watch-arm.java"), env, second, LIMIT);
+        assertTrue(known.stdout().matches("watcher: healthy pid=" + watcher.process.pid() + " \\(beacon \\d+s\\)\n"),
+                known.stdout() + known.stderr());
+        assertTrue(watcher.process.isAlive(), "never signalled");
     }
 
     @Test
