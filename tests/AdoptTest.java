@@ -292,7 +292,9 @@ class AdoptTest {
         String first = sh.next(LIMIT);
         assertTrue(first.matches("child \\d+"), first);
         long child = Long.parseLong(first.substring(6));
-        assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == child), "the watcher's lock never named $! (" + child + ")");
+        // The pid is written first, the metadata (pid-identity last) once the lock is held.
+        assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == child && Files.exists(state.resolve(".watch.lock/pid-identity"))),
+                "the watcher's lock never named $! (" + child + ")");
         assertTrue(ProcessHandle.of(child).flatMap(h -> h.info().command()).orElse("").endsWith("/java"),
                 "$! is the JVM itself: " + ProcessHandle.of(child).flatMap(h -> h.info().command()));
         assertEquals(home.toString(), Files.readString(state.resolve(".watch.lock/fm-home")).strip());
