@@ -16,7 +16,8 @@ import java.nio.charset.StandardCharsets;
  * beacon is missing or at least FM_GUARD_GRACE seconds old, then "WARNING: queued wakes
  * pending - ..." when .wake-queue is non-empty. Never blocks, takes no lock, always exits 0
  * (even for a home it cannot find or an unknown argument: it says so in one line).
- * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_DEBUG.
+ * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_ARM_COMMAND and
+ * FM_DRAIN_COMMAND (how its advice names the arm and the drain), FM_DEBUG.
  * Deliberately a plain main without picocli: it runs before every step, so start-up counts.
  */
 class FmGuard {
@@ -38,7 +39,7 @@ class FmGuard {
             err.println("fm-guard: " + e.getMessage() + " (watcher state unknown)");
         } catch (RuntimeException e) {
             err.println("fm-guard: could not check the watcher (" + e.getClass().getSimpleName()
-                    + "); run jbang fm-watch-arm.java to learn its state");
+                    + "); run " + knobs.armCommand() + " to learn its state");
             if (knobs.debug()) e.printStackTrace(err);
         }
     }

@@ -27,7 +27,7 @@ import java.nio.charset.StandardCharsets;
  * arguments. Printing happens after the queue lock is released, so a reader that does not
  * keep up never stalls a watcher's append; the records printed belong to this drain alone.
  * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_QUEUE_LOCK_WAIT, FM_GUARD_GRACE,
- * FM_LOCK_STALE_AFTER, FM_DEBUG.
+ * FM_LOCK_STALE_AFTER, FM_ARM_COMMAND, FM_DRAIN_COMMAND (the guard's advice), FM_DEBUG.
  */
 class FmWakeDrain {
     public static void main(String[] args) {

@@ -20,7 +20,8 @@ import picocli.CommandLine.Option;
  *   watcher: FAILED - no live watcher with a fresh beacon   exit 1 (a reason line on stderr)
  * TERM/INT/HUP stop the watcher it runs and exit 143/130/129.
  * Knobs: FM_HOME, FM_STATE_OVERRIDE, FM_ARM_CONFIRM_TIMEOUT, FM_ARM_ATTACH_POLL, FM_GUARD_GRACE,
- * FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE, and every knob of the watcher (fm-watch.java).
+ * FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE, FM_BASH_WATCHER (the home's bash watcher, which it
+ * may report healthy), and every knob of the watcher (fm-watch.java).
  */
 @Command(name = "fm-watch-arm", mixinStandardHelpOptions = true, version = "fm-watch-arm 0.1.0",
         description = "Start, confirm or restart this home's watcher and report its true state in one line.")

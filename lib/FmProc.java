@@ -1,3 +1,5 @@
+//SOURCES BashIdentity.java
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -76,12 +78,14 @@ final class FmProc {
 
     /**
      * Whether {@code recorded} (an identity line) names the process that now has {@code pid}.
-     * Empty when it proves nothing: not our format, unparsable, or the start instant cannot be
+     * Empty when it proves nothing: neither our format nor the bash tools' (BashIdentity),
+     * unparsable, or the start instant cannot be
      * read. Only pid and start instant decide: the executable is informational, since another
      * user cannot read it and an upgrade renames it, while the process stays the same.
      */
     static Optional<Boolean> identityMatches(String recorded, long pid) {
-        if (!isOurIdentityFormat(recorded)) return Optional.empty();
+        // ADOPT (issue 14): a line in the bash tools' ps format is verified by BashIdentity.
+        if (!isOurIdentityFormat(recorded)) return BashIdentity.matches(recorded, pid);
         java.util.regex.Matcher m = java.util.regex.Pattern
                 .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) start=([0-9]+)( |$)").matcher(recorded);
         if (!m.find()) return Optional.empty();

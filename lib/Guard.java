@@ -19,9 +19,15 @@ import java.util.Optional;
 final class Guard {
     static final String MARK = "\u25CF";
     static final String RULE = MARK + "\u2501".repeat(72);
-    static final String ARM = "jbang fm-watch-arm.java";
-    static final String HOW = "run " + ARM + " as the harness-tracked background task (never a shell & that gets reaped).";
-    static final String QUEUED = "WARNING: queued wakes pending - drain them with jbang fm-wake-drain.java before anything else.";
+    // Advice names the commands as this home runs them (FM_ARM_COMMAND, FM_DRAIN_COMMAND):
+    // `jbang fm-watch-arm.java` by default, `bin/fm-watch-arm.sh` in a home adopted by fm-adopt.
+    static String how(String arm) {
+        return "run " + arm + " as the harness-tracked background task (never a shell & that gets reaped).";
+    }
+
+    static String queued(String drain) {
+        return "WARNING: queued wakes pending - drain them with " + drain + " before anything else.";
+    }
 
     private Guard() {}
 
@@ -34,12 +40,13 @@ final class Guard {
     /** The lines the guard prints now; empty when all is well or no task is in flight. */
     static List<String> check(FmHome home, Knobs knobs) {
         List<String> out = new ArrayList<>();
+        String arm = knobs.armCommand();
         int tasks;
         try {
             tasks = countTasks(home.state);
         } catch (IOException e) {
             out.add("fm-guard: cannot list " + home.state + " (" + e.getClass().getSimpleName()
-                    + "); check its permissions, then run " + ARM + " to learn the watcher's state");
+                    + "); check its permissions, then run " + arm + " to learn the watcher's state");
             return out;
         }
         if (tasks == 0) return out;
@@ -52,11 +59,11 @@ final class Guard {
             out.add(MARK + "  WATCHER DOWN - SUPERVISION IS OFF");
             out.add(MARK + "  " + tasks + " task(s) in flight, but no watcher has a fresh beacon (last beat: "
                     + last + ", grace " + seconds(grace) + "s).");
-            out.add(MARK + "  Only " + ARM + " reports the true state of the watcher; trust its status line, not memory.");
-            out.add(MARK + "  " + (queued ? "After draining queued wakes, re-arm the watcher: " : "Re-arm it NOW: ") + HOW);
+            out.add(MARK + "  Only " + arm + " reports the true state of the watcher; trust its status line, not memory.");
+            out.add(MARK + "  " + (queued ? "After draining queued wakes, re-arm the watcher: " : "Re-arm it NOW: ") + how(arm));
             out.add(RULE);
         }
-        if (queued) out.add(QUEUED);
+        if (queued) out.add(queued(knobs.drainCommand()));
         return out;
     }
 

@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java StateFiles.java
+//SOURCES ../FmLock.java BashHome.java FmHome.java FmProc.java Knobs.java StateFiles.java
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,9 +9,10 @@ import java.util.OptionalLong;
  * The one definition of a healthy watcher (arm-guard.md), used by the arm for every decision.
  *
  * Healthy: the lock names a live process, its fm-home and watcher-path are this home's and
- * this checkout's, its pid-identity is that process's identity now (so a recycled pid is never
- * healthy), and the beacon is younger than FM_GUARD_GRACE. Our own watcher whose beacon is
- * past FM_WATCHER_STALE_GRACE is WEDGED: the only state in which the arm may signal it.
+ * this checkout's (or this home's bash watcher, BashHome), its pid-identity is that process's
+ * identity now (so a recycled pid is never healthy), and the beacon is younger than
+ * FM_GUARD_GRACE. Our own watcher whose beacon is past FM_WATCHER_STALE_GRACE is WEDGED: the
+ * only state in which the arm may signal it.
  */
 record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLock.Snapshot lock) {
 
@@ -54,11 +55,19 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
         return FmProc.identityMatches(recorded, pid).orElse(false);
     }
 
-    /** fm-home and watcher-path are this home's (the identity aside). */
+    /** fm-home and watcher-path are this home's, ours or its bash watcher (the identity aside). */
     static boolean namesThisHome(FmHome home, Path lockPath) {
         String h = StateFiles.firstLine(lockPath.resolve("fm-home"));
         String w = StateFiles.firstLine(lockPath.resolve("watcher-path"));
-        return home.home.toString().equals(h) && home.watcherPath.toString().equals(w);
+        if (home.home.toString().equals(h) && home.watcherPath.toString().equals(w)) return true;
+        // ADOPT (issue 14): the home's bash watcher (lib/BashHome.java) is this home's watcher too,
+        // unless its holder is alive but unproven: --restart clears a lock that names this home
+        // without judging its holder, and a live bash watcher whose ps line proves nothing (after
+        // a wall-clock step, or without /proc) must keep its lock.
+        if (!BashHome.namesBashWatcher(home, Knobs.fromEnvironment(), h, w)) return false;
+        OptionalLong pid = FmProc.parsePid(StateFiles.readSmall(lockPath.resolve("pid")));
+        return pid.isEmpty() || !FmProc.alive(pid.getAsLong()) || FmProc.identityMatches(
+                StateFiles.firstLine(lockPath.resolve("pid-identity")), pid.getAsLong()).isPresent();
     }
 
     boolean healthy() { return state == State.HEALTHY; }

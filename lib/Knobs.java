@@ -105,6 +105,20 @@ final class Knobs {
         return true;
     }
 
+    // --- ours (issue 14): what advice lines call the commands, and the bash watcher of a home ---
+    /** How advice lines name the arm; an adopted home's shims set {@code bin/fm-watch-arm.sh}. */
+    String armCommand()          { return text("FM_ARM_COMMAND", "jbang fm-watch-arm.java"); }
+    /** How advice lines name the drain; an adopted home's shims set {@code bin/fm-wake-drain.sh}. */
+    String drainCommand()        { return text("FM_DRAIN_COMMAND", "jbang fm-wake-drain.java"); }
+    /** The bash watcher script that counts as this home's watcher; null: {@code <FM_HOME>/bin/fm-watch.sh}. */
+    String bashWatcher()         { return raw("FM_BASH_WATCHER"); }
+
+    /** A free-text knob printed inside one line: control characters would break it, so they become '?'. */
+    String text(String name, String dflt) {
+        String v = raw(name);
+        return v == null ? dflt : v.replaceAll("\\p{Cntrl}", "?");
+    }
+
     private static void complain(String name, String value, String why, String dflt) {
         synchronized (REPORTED) {
             if (!REPORTED.add(name)) return;

@@ -43,9 +43,10 @@ final class Status {
         }
     }
 
-    static final String ARM = "jbang fm-watch-arm.java";
-    static final String DRAIN = "jbang fm-wake-drain.java";
     static final String STATUS = "jbang fm-status.java";
+    /** How advice names the arm and the drain (FM_ARM_COMMAND, FM_DRAIN_COMMAND: an adopted home's own scripts). */
+    private String arm = "jbang fm-watch-arm.java";
+    private String drain = "jbang fm-wake-drain.java";
     static final Duration WINDOW = Duration.ofHours(24);
     /** Cycles shown, newest last. */
     static final int SHOWN_CYCLES = 5;
@@ -106,6 +107,8 @@ final class Status {
 
     static Status of(FmHome home, Knobs knobs) {
         Status s = new Status();
+        s.arm = knobs.armCommand();
+        s.drain = knobs.drainCommand();
         s.look(home, knobs);
         return s;
     }
@@ -206,7 +209,7 @@ final class Status {
 
         judge(home, knobs, h, tasks, lockTrouble, stateExists);
         queued = q.pending() != 0;
-        if (queued) next = DRAIN + "  # the queue is the lossless record: drain and handle it first";
+        if (queued) next = drain + "  # the queue is the lossless record: drain and handle it first";
         if (next == null && !refusedJson.isEmpty()) {
             next = refusedJson.get(0).get("fix") + "  # the watcher refuses to run " + refusedJson.get(0).get("check")
                     + " until it is fixed";
@@ -221,7 +224,7 @@ final class Status {
             verdict = Verdict.BLOCKED;
             sentence = lockTrouble + "; " + inFlight;
             next = "ls -la " + lock + "  # nothing removes it automatically; move it aside by hand only if no firstmate"
-                    + " tool is using it, then run " + ARM;
+                    + " tool is using it, then run " + arm;
             return;
         }
         long pid = h.pid().orElse(-1);
@@ -237,14 +240,14 @@ final class Status {
                 long left = Math.max(1, StateFiles.secs(knobs.watcherStaleGrace().minus(h.beaconAge().orElse(Duration.ZERO))));
                 sentence = "this home's watcher pid " + pid + " is alive but " + itsBeacon + " (fresh under "
                         + secs(knobs.guardGrace()) + "s); " + inFlight;
-                next = STATUS + "  # again in " + left + "s: if the beacon is still not fresh, " + ARM
+                next = STATUS + "  # again in " + left + "s: if the beacon is still not fresh, " + arm
                         + " then replaces the wedged watcher";
             }
             case WEDGED -> {
                 verdict = Verdict.WEDGED;
                 sentence = "this home's watcher pid " + pid + " is alive but " + itsBeacon + " (stale from "
                         + secs(knobs.watcherStaleGrace()) + "s); " + inFlight;
-                next = ARM + "  # replaces only this home's wedged watcher; run it as the harness-tracked background task";
+                next = arm + "  # replaces only this home's wedged watcher; run it as the harness-tracked background task";
             }
             case FOREIGN -> {
                 verdict = Verdict.BLOCKED;
@@ -266,7 +269,7 @@ final class Status {
                     verdict = Verdict.DOWN;
                     sentence = inFlight + " and no live watcher (" + why + "; last beat "
                             + h.beaconAge().map(a -> StateFiles.secs(a) + "s ago").orElse("never") + ")";
-                    next = ARM + "  # as the harness-tracked background task, never a shell &";
+                    next = arm + "  # as the harness-tracked background task, never a shell &";
                 }
             }
         }
@@ -410,7 +413,7 @@ final class Status {
     /** Pending records (queue plus the files of drains that died), the oldest's age, or why unknown. */
     record Queue(long pending, Long oldestEpoch, String problem) {
         String describe() {
-            if (problem != null) return "cannot read it (" + problem + "); run " + DRAIN + " to learn more";
+            if (problem != null) return "cannot read it (" + problem + "); run the drain to learn more";
             if (pending == 0) return "empty";
             String age = oldestEpoch == null ? "?" : Long.toString(Math.max(0, Instant.now().getEpochSecond() - oldestEpoch));
             return pending + " record(s) pending, oldest " + age + "s";

@@ -71,7 +71,9 @@ class run {
     /** What the tests run besides Java; each missing one is named before anything runs. */
     static final List<String[]> PREREQUISITES = List.of(
             new String[] {"tmux", "install tmux (Debian/Ubuntu: apt-get install tmux; macOS: brew install tmux)"},
-            new String[] {"bash", "install bash"});
+            new String[] {"bash", "install bash"},
+            // The bash tools' pid-identity lines are written by ps itself in the tests (issue 14).
+            new String[] {"ps", "install procps (Debian/Ubuntu: apt-get install procps)"});
 
     public static void main(String[] args) throws Exception {
         String missing = missingPrerequisite();

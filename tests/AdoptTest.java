@@ -1,0 +1,713 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.sun.jdi.Bootstrap;
+import com.sun.jdi.VMDisconnectedException;
+import com.sun.jdi.VirtualMachine;
+import com.sun.jdi.connect.AttachingConnector;
+import com.sun.jdi.connect.Connector;
+import com.sun.jdi.event.Event;
+import com.sun.jdi.event.EventSet;
+import com.sun.jdi.event.MethodEntryEvent;
+import com.sun.jdi.event.VMDisconnectEvent;
+import com.sun.jdi.request.EventRequest;
+import com.sun.jdi.request.MethodEntryRequest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * fm-adopt.java on a throwaway firstmate home (issue 14): four bash scripts and a library
+ * that record how they were called. The adopted scripts are called the way the away-mode
+ * daemon and the home's tools call them; undo must give back every byte and mode; a running
+ * watcher is refused and never signalled; a kill -9 between any two changes leaves every
+ * script in place and a re-run finishes.
+ */
+class AdoptTest {
+    /** Generous: a shim starts JBang and then the command's own JVM, on a shared machine. */
+    private static final Duration LIMIT = Duration.ofSeconds(180);
+    private static final List<String> SCRIPTS = List.of("fm-watch.sh", "fm-watch-arm.sh", "fm-wake-drain.sh", "fm-guard.sh");
+    /** Each script with its own mode, so a restored mode cannot be right by accident. */
+    private static final Map<String, String> MODES = Map.of("fm-watch.sh", "rwxr-xr-x", "fm-watch-arm.sh", "rwxr-x---",
+            "fm-wake-drain.sh", "rwx------", "fm-guard.sh", "rwxrwxr-x");
+    private static final String MARK = "\u25CF";
+    private static final String BANNER_NOW = MARK + "  Re-arm it NOW: run bin/fm-watch-arm.sh as the harness-tracked"
+            + " background task (never a shell & that gets reaped).";
+    private static final String BANNER_AFTER_DRAIN = MARK + "  After draining queued wakes, re-arm the watcher: run"
+            + " bin/fm-watch-arm.sh as the harness-tracked background task (never a shell & that gets reaped).";
+    private static final String BANNER_ONLY = MARK + "  Only bin/fm-watch-arm.sh reports the true state of the watcher;"
+            + " trust its status line, not memory.";
+    private static final String QUEUED = "WARNING: queued wakes pending - drain them with bin/fm-wake-drain.sh"
+            + " before anything else.";
+
+    private final TestKit kit = new TestKit();
+    private Path home;
+    private Path bin;
+    private Path state;
+
+    @BeforeAll
+    static void build() {
+        // Built once up front, so the shims' JBang finds every script in its cache.
+        for (String s : List.of("fm-adopt.java", "fm-watch.java", "fm-watch-arm.java", "fm-wake-drain.java", "fm-guard.java")) {
+            TestKit.javaCommand(s);
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws IOException {
+        // A quote and spaces in the path: the shims must quote it for sh.
+        home = kit.tempDir("fm adopt's home ");
+        bin = Files.createDirectories(home.resolve("bin"));
+        state = Files.createDirectories(home.resolve("state"));
+        for (String s : SCRIPTS) {
+            Path p = bin.resolve(s);
+            Files.writeString(p, s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s));
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(MODES.get(s)));
+        }
+        Files.writeString(bin.resolve("fm-wake-lib.sh"), "# firstmate's sourced library (a test double)\nfm_lib=1\n");
+        Files.writeString(bin.resolve("fm-other-tool.sh"), "#!/usr/bin/env bash\n\"$(dirname \"$0\")/fm-guard.sh\"\n");
+        Files.setPosixFilePermissions(bin.resolve("fm-other-tool.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(home.resolve("AGENTS.md"), "run bin/fm-watch-arm.sh\n");
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.close();
+    }
+
+    // ------------------------------------------------------------------ the throwaway home
+
+    private static String fakeTool(String name) {
+        return "#!/usr/bin/env bash\n"
+                + "# firstmate's bin/" + name + " (a test double): records how it was called.\n"
+                + "here=$(cd \"$(dirname \"$0\")\" && pwd -P)\n"
+                + "{ printf '%s' '" + name + "'; printf ' [%s]' \"$@\"; printf '\\n'; } >> \"$here/../calls.log\"\n"
+                + "echo 'bash " + name + "'\n";
+    }
+
+    /** A bash watcher of this home as lock.md describes it: its lock, metadata, ps identity and beacon. */
+    private static String fakeWatcher() {
+        return "#!/usr/bin/env bash\n"
+                + "# firstmate's bin/fm-watch.sh (a test double): a bash watcher of this home.\n"
+                + "here=$(cd \"$(dirname \"$0\")\" && pwd -P)\n"
+                + "root=${here%/bin}\n"
+                + "{ printf '%s' 'fm-watch.sh'; printf ' [%s]' \"$@\"; printf '\\n'; } >> \"$root/calls.log\"\n"
+                + "state=\"${FM_HOME:-$root}/state\"\n"
+                + "lock=\"$state/.watch.lock\"\n"
+                + "if [ \"${FAKE_LOCK_FORM:-dir}\" = link ]; then\n"
+                + "  holder=\"$lock.owner.$RANDOM$RANDOM\"\n"
+                + "  mkdir \"$holder\" || exit 1\n"
+                + "  echo $$ > \"$holder/pid\"\n"
+                + "  ln -s \"$holder\" \"$lock\" 2>/dev/null || { rm -f \"$holder/pid\"; rmdir \"$holder\"; echo 'watcher: already running'; exit 0; }\n"
+                + "else\n"
+                + "  mkdir \"$lock\" 2>/dev/null || { echo 'watcher: already running'; exit 0; }\n"
+                + "  holder=$lock\n"
+                + "  echo $$ > \"$holder/pid\"\n"
+                + "fi\n"
+                + "printf '%s\\n' \"${FM_HOME:-$root}\" > \"$holder/fm-home\"\n"
+                + "printf '%s\\n' \"$here/fm-watch.sh\" > \"$holder/watcher-path\"\n"
+                + "ps -p $$ -o lstart= -o command= | sed 's/^ *//' > \"$holder/pid-identity\"\n"
+                + "release() {\n"
+                + "  rm -f \"$holder/pid\" \"$holder/fm-home\" \"$holder/watcher-path\" \"$holder/pid-identity\"\n"
+                + "  [ \"$holder\" = \"$lock\" ] || rm -f \"$lock\"\n"
+                + "  rmdir \"$holder\"; exit 143\n"
+                + "}\n"
+                + "trap release TERM\n"
+                + "touch \"$state/.last-watcher-beat\"\n"
+                + "echo \"bash watcher pid $$\"\n"
+                + "while :; do touch \"$state/.last-watcher-beat\"; sleep 0.2 & wait $!; done\n";
+    }
+
+    private Map<String, String> env(String... kv) {
+        Map<String, String> e = new HashMap<>();
+        e.put("FM_POLL", "0.2");
+        e.put("FM_SIGNAL_GRACE", "0");
+        e.put("FM_HEARTBEAT", "3600");
+        e.put("FM_CHECK_INTERVAL", "3600");
+        e.put("TMUX_TMPDIR", home.toString());
+        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
+        return e;
+    }
+
+    private TestKit.Result adopt(String... args) throws IOException {
+        List<String> a = new ArrayList<>(List.of("--home", home.toString()));
+        a.addAll(List.of(args));
+        return kit.run(TestKit.command("fm-adopt.java", a.toArray(String[]::new)), Map.of(), null, LIMIT);
+    }
+
+    /** A script of the home, run by path the way the home's tools run it (no FM_HOME in the environment). */
+    private TestKit.Result script(String name, Map<String, String> env, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(bin.resolve(name).toString()));
+        cmd.addAll(List.of(args));
+        return kit.run(cmd, env, kit.tempDir("fm-elsewhere"), LIMIT);
+    }
+
+    private long lockPid() {
+        return FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1);
+    }
+
+    /** Every file, directory and link under {@code root}: its mode and content (or target). */
+    static Map<String, String> snapshot(Path root) throws IOException {
+        Map<String, String> m = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String rel = root.relativize(p).toString();
+                if (Files.isSymbolicLink(p)) {
+                    m.put(rel, "link " + Files.readSymbolicLink(p));
+                    continue;
+                }
+                String mode = PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+                m.put(rel, Files.isDirectory(p) ? "dir " + mode : "file " + mode + " " + sha(Files.readAllBytes(p)));
+            }
+        }
+        return m;
+    }
+
+    private Map<String, String> homeWithoutState() throws IOException {
+        Map<String, String> m = snapshot(home);
+        m.keySet().removeIf(k -> k.equals("state") || k.startsWith("state/"));
+        return m;
+    }
+
+    private static String sha(byte[] b) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<String> stderrLines(TestKit.Result r) {
+        return r.stderr().isEmpty() ? List.of() : List.of(r.stderr().split("\n"));
+    }
+
+    // ------------------------------------------------------------------ adopt, and the adopted scripts
+
+    @Test
+    void adoptedScriptsRunOurCommandsWithTheHomesOwnAdvice() throws Exception {
+        Map<String, String> before = snapshot(home);
+        TestKit.Result dry = adopt("--dry-run");
+        assertEquals(0, dry.exit(), dry.stderr());
+        assertTrue(dry.stdout().contains("would replace bin/fm-guard.sh with a shim running "
+                + TestKit.root().resolve("fm-guard.java")), dry.stdout());
+        assertEquals(before, snapshot(home), "a dry run changes nothing");
+
+        TestKit.Result r = adopt();
+        assertEquals(0, r.exit(), r.stdout() + r.stderr());
+        assertEquals("", r.stderr());
+        assertTrue(r.stdout().endsWith("fm-adopt: adopted " + home + "; undo with: '"
+                + TestKit.root().resolve("fm-adopt.java") + "' --undo --home '" + home.toString().replace("'", "'\\''") + "'\n"),
+                r.stdout());
+        Map<String, String> adopted = snapshot(home);
+        for (Map.Entry<String, String> e : before.entrySet()) {
+            String name = e.getKey().startsWith("bin/") ? e.getKey().substring(4) : "";
+            if (SCRIPTS.contains(name)) {
+                assertNotEquals(e.getValue(), adopted.get(e.getKey()), e.getKey() + " is a shim now");
+                assertTrue(Files.readString(home.resolve(e.getKey())).startsWith("#!/bin/sh\n# fm-adopt shim:"));
+                assertEquals(e.getValue(), adopted.get("bin/.fm-adopt/" + name), "the original, kept byte for byte with its mode");
+                assertTrue(adopted.get(e.getKey()).startsWith("file " + MODES.get(name) + " "), "the shim keeps the mode");
+            } else {
+                assertEquals(e.getValue(), adopted.get(e.getKey()), e.getKey() + " is untouched");
+            }
+        }
+
+        // Adopting again says so and changes nothing.
+        TestKit.Result again = adopt();
+        assertEquals(0, again.exit(), again.stderr());
+        assertEquals("fm-adopt: " + home + " is already adopted: its scripts run " + TestKit.root() + "; nothing to do\n",
+                again.stdout());
+        assertEquals(adopted, snapshot(home));
+
+        // The guard, called by path from elsewhere without FM_HOME, as the home's other tools do.
+        Files.writeString(state.resolve("t1.meta"), "window=w1\n");
+        TestKit.Result g = script("fm-guard.sh", env());
+        assertEquals(0, g.exit(), g.stderr());
+        assertEquals("", g.stdout());
+        List<String> banner = stderrLines(g);
+        assertEquals(6, banner.size(), g.stderr());
+        assertEquals(MARK + "  1 task(s) in flight, but no watcher has a fresh beacon (last beat: never, grace 300s).", banner.get(2));
+        assertEquals(BANNER_ONLY, banner.get(3));
+        assertEquals(BANNER_NOW, banner.get(4));
+
+        // Queued wakes: the banner's drain-first form and the warning name the home's drain.
+        Files.writeString(state.resolve(".wake-queue"), "1700000000\t1\tsignal\tt1.status\tt1.status\n");
+        TestKit.Result q = script("fm-guard.sh", env());
+        List<String> warned = stderrLines(q);
+        assertEquals(7, warned.size(), q.stderr());
+        assertEquals(BANNER_AFTER_DRAIN, warned.get(4));
+        assertEquals(QUEUED, warned.get(6));
+
+        // The drain, with its output, then the guard's check on stderr (queue now empty).
+        TestKit.Result d = script("fm-wake-drain.sh", env());
+        assertEquals(0, d.exit(), d.stderr());
+        assertEquals("1700000000\t1\tsignal\tt1.status\tt1.status\n", d.stdout());
+        assertEquals(BANNER_NOW, stderrLines(d).get(4));
+        assertFalse(d.stderr().contains("WARNING"), d.stderr());
+
+        // Every argument arrives, as one argument each.
+        TestKit.Result a = script("fm-wake-drain.sh", env(), "a b");
+        assertEquals(2, a.exit());
+        assertEquals("fm-wake-drain: unexpected argument 'a b'; it takes none (see --help)\n", a.stderr());
+
+        // FM_HOME set by the caller wins over the home the shim names.
+        Path other = kit.tempDir("fm-other-home");
+        Files.createDirectories(other.resolve("state"));
+        for (String t : List.of("x.meta", "y.meta")) Files.writeString(other.resolve("state").resolve(t), "window=w\n");
+        TestKit.Result o = script("fm-guard.sh", env("FM_HOME", other.toString()));
+        assertTrue(o.stderr().contains(MARK + "  2 task(s) in flight"), o.stderr());
+
+        // A tool of the home that runs the guard by path gets the same, and no bash original ran.
+        TestKit.Result t = script("fm-other-tool.sh", env());
+        assertEquals(BANNER_NOW, stderrLines(t).get(4));
+        assertFalse(Files.exists(home.resolve("calls.log")), "a bash original ran");
+    }
+
+    @Test
+    void theWatcherShimIsTheJvmThatTheDaemonStartsReadsAndSignals() throws Exception {
+        assertEquals(0, adopt().exit());
+        // The daemon's way: `bin/fm-watch.sh &`, its $!, the reason line on the child's stdout.
+        String daemon = "cd \"$1\" || exit 1; bin/fm-watch.sh & echo \"child $!\"; wait $!; echo \"exit $?\"";
+        TestKit.Lines sh = new TestKit.Lines(kit.start(List.of("bash", "-c", daemon, "daemon", home.toString()), env(), null));
+        String first = sh.next(LIMIT);
+        assertTrue(first.matches("child \\d+"), first);
+        long child = Long.parseLong(first.substring(6));
+        // The pid is written first, the metadata (pid-identity last) once the lock is held.
+        assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == child && Files.exists(state.resolve(".watch.lock/pid-identity"))),
+                "the watcher's lock never named $! (" + child + ")");
+        assertTrue(ProcessHandle.of(child).flatMap(h -> h.info().command()).orElse("").endsWith("/java"),
+                "$! is the JVM itself: " + ProcessHandle.of(child).flatMap(h -> h.info().command()));
+        assertEquals(home.toString(), Files.readString(state.resolve(".watch.lock/fm-home")).strip());
+        Files.writeString(state.resolve("t1.status"), "done\n");
+        assertEquals("signal: " + state.resolve("t1.status"), sh.next(LIMIT));
+        assertEquals("exit 0", sh.next(LIMIT));
+
+        // Started directly as a child, its pid signalled with TERM: the JVM exits 143 and lets go.
+        Process w = kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env(), kit.tempDir("fm-elsewhere"));
+        assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == w.pid()), "the lock never named the child");
+        // The arm's shim passes its option: attached behind that watcher.
+        TestKit.Lines attached = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch-arm.sh").toString(), "--attach"),
+                env(), kit.tempDir("fm-elsewhere")));
+        String line = attached.next(LIMIT);
+        assertTrue(line.matches("watcher: attached pid=" + w.pid() + " \\(beacon \\d+s\\)"), line);
+        w.destroy();
+        assertTrue(w.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(143, w.exitValue());
+        assertEquals(0, attached.exit(LIMIT));
+        assertFalse(Files.exists(state.resolve(".watch.lock"), LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(home.resolve("calls.log")), "a bash original ran");
+    }
+
+    // ------------------------------------------------------------------ undo
+
+    @Test
+    void undoRestoresEveryByteAndModeAndRemovesWhatAdoptAdded() throws Exception {
+        Map<String, String> before = snapshot(home);
+        assertEquals(0, adopt().exit());
+        Map<String, String> adopted = snapshot(home);
+
+        TestKit.Result dry = adopt("--undo", "--dry-run");
+        assertEquals(0, dry.exit(), dry.stderr());
+        assertTrue(dry.stdout().contains("would restore bin/fm-watch.sh from bin/.fm-adopt/fm-watch.sh"), dry.stdout());
+        assertEquals(adopted, snapshot(home), "a dry run changes nothing");
+
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stdout() + u.stderr());
+        assertEquals("", u.stderr());
+        assertTrue(u.stdout().endsWith("fm-adopt: undone: " + home + " runs its bash scripts again\n"), u.stdout());
+        assertEquals(before, snapshot(home), "byte for byte, mode for mode, and nothing left behind");
+
+        TestKit.Result again = adopt("--undo");
+        assertEquals(0, again.exit());
+        assertEquals("fm-adopt: " + home + " is not adopted; nothing to undo\n", again.stdout());
+
+        // The originals run again, with their arguments.
+        TestKit.Result g = script("fm-guard.sh", env(), "x y");
+        assertEquals("bash fm-guard.sh\n", g.stdout());
+        assertEquals("fm-guard.sh [x y]\n", Files.readString(home.resolve("calls.log")));
+    }
+
+    @Test
+    void aScriptRestoredByHandIsKeptAndItsStaleCopyRemoved() throws Exception {
+        Map<String, String> before = snapshot(home);
+        assertEquals(0, adopt().exit());
+        // `git checkout bin/fm-guard.sh` while adopted: an original again, newer than the kept one.
+        Path guard = bin.resolve("fm-guard.sh");
+        Files.writeString(guard.resolveSibling(".x"), fakeTool("fm-guard.sh") + "# newer\n");
+        Files.setPosixFilePermissions(guard.resolveSibling(".x"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.move(guard.resolveSibling(".x"), guard, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Map<String, String> expected = new TreeMap<>(before);
+        expected.put("bin/fm-guard.sh", snapshot(home).get("bin/fm-guard.sh"));
+        // Adopt again keeps the newer original; undo then gives it back.
+        TestKit.Result r = adopt();
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.stdout().contains("bin/fm-guard.sh now runs"), r.stdout());
+        assertEquals(expected.get("bin/fm-guard.sh"), snapshot(home).get("bin/.fm-adopt/fm-guard.sh"));
+        assertEquals(0, adopt("--undo").exit());
+        assertEquals(expected, snapshot(home));
+    }
+
+    // ------------------------------------------------------------------ a running watcher
+
+    @Test
+    void aBashWatcherInLinkFormIsHealthyBlocksAdoptAndRestartStopsIt() throws Exception {
+        bashWatcherOfTheHome("link", true);
+    }
+
+    @Test
+    void aBashWatcherInDirectoryFormIsHealthyAndBlocksAdoptAndUndo() throws Exception {
+        bashWatcherOfTheHome("dir", false);
+    }
+
+    private void bashWatcherOfTheHome(String form, boolean restart) throws Exception {
+        Map<String, String> env = env("FM_HOME", home.toString(), "FAKE_LOCK_FORM", form, "FM_ARM_CONFIRM_TIMEOUT", "20");
+        TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env, home));
+        assertEquals("bash watcher pid " + watcher.process.pid(), watcher.next(LIMIT));
+        long pid = watcher.process.pid();
+        assertEquals(form.equals("link"), Files.isSymbolicLink(state.resolve(".watch.lock")));
+        String identity = Files.readString(state.resolve(".watch.lock/pid-identity")).strip();
+        assertTrue(identity.endsWith("bash " + bin.resolve("fm-watch.sh")), identity);
+
+        // Our arm proves it is this home's watcher by the line ps wrote, and starts nothing.
+        TestKit.Result arm = kit.run(TestKit.command("fm-watch-arm.java"), env, home, LIMIT);
+        assertEquals(0, arm.exit(), arm.stdout() + arm.stderr());
+        assertTrue(arm.stdout().matches("watcher: healthy pid=" + pid + " \\(beacon \\d+s\\)\n"), arm.stdout());
+
+        // Adopting (or a dry run of it) now is refused in one line naming it; it is not signalled.
+        Map<String, String> before = homeWithoutState();
+        for (String[] args : new String[][] {{}, {"--dry-run"}}) {
+            TestKit.Result r = adopt(args);
+            assertEquals(1, r.exit(), r.stdout() + r.stderr());
+            assertEquals("", r.stdout());
+            assertEquals(1, stderrLines(r).size(), r.stderr());
+            assertTrue(r.stderr().startsWith("fm-adopt: refusing: a watcher of " + home + " is running (pid " + pid + ", "),
+                    r.stderr());
+            assertTrue(r.stderr().contains("it was not signalled: it ends at its next wake"), r.stderr());
+        }
+        assertEquals(before, homeWithoutState(), "nothing changed");
+        assertTrue(watcher.process.isAlive());
+        if (!restart) {
+            // After a wall-clock step its ps line proves nothing: --restart must then neither
+            // signal it nor clear its lock (the honest answer is FAILED).
+            Path id = state.resolve(".watch.lock/pid-identity");
+            String shifted = identity.substring(0, 20) + (Integer.parseInt(identity.substring(20, 24)) - 1) + identity.substring(24);
+            Files.writeString(id, shifted + "\n");
+            assertEquals(java.util.Optional.empty(), BashIdentity.matches(shifted, pid));
+            Map<String, String> quick = new HashMap<>(env);
+            quick.put("FM_ARM_CONFIRM_TIMEOUT", "1");
+            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), quick, home, LIMIT);
+            assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
+            assertEquals(pid, lockPid(), "its lock is kept");
+            assertTrue(watcher.process.isAlive(), "it was not signalled");
+            Files.writeString(id, identity + "\n");
+            // Undo is refused the same way (here on a home adopted while no watcher ran).
+            watcher.process.destroy();
+            assertEquals(143, watcher.exit(LIMIT));
+            assertEquals(0, adopt().exit());
+            TestKit.Lines second = new TestKit.Lines(kit.start(List.of(bin.resolve(".fm-adopt/fm-watch.sh").toString()), env, home));
+            long pid2 = second.process.pid();
+            assertEquals("bash watcher pid " + pid2, second.next(LIMIT));
+            Map<String, String> adopted = homeWithoutState();
+            TestKit.Result u = adopt("--undo");
+            assertEquals(1, u.exit());
+            assertTrue(u.stderr().startsWith("fm-adopt: refusing: a watcher of " + home + " is running (pid " + pid2 + ", "),
+                    u.stderr());
+            assertEquals(adopted, homeWithoutState());
+            assertTrue(second.process.isAlive());
+            return;
+        }
+        // --restart may stop it, now that its identity is proven, and starts ours.
+        TestKit.Lines ours = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java", "--restart"), env, home));
+        String started = ours.next(LIMIT);
+        assertEquals("watcher: started pid=" + ours.process.pid() + " (beacon fresh)", started);
+        assertEquals(143, watcher.exit(LIMIT), "the bash watcher got TERM");
+        // Ours is a watcher of the home too: still refused, until it ends.
+        TestKit.Result r = adopt();
+        assertEquals(1, r.exit());
+        assertTrue(r.stderr().contains("(pid " + ours.process.pid() + ", "), r.stderr());
+        ours.process.destroy();
+        assertEquals(143, ours.exit(LIMIT));
+        assertEquals(0, adopt().exit());
+    }
+
+    @Test
+    void aBashWatcherRunFromAnotherCheckoutIsThisHomesOnlyThroughFmBashWatcher() throws Exception {
+        // A secondmate home: its FM_HOME is not the firstmate checkout whose bin/fm-watch.sh runs.
+        Path second = kit.tempDir("fm-secondmate");
+        Files.createDirectories(second.resolve("state"));
+        Map<String, String> env = env("FM_HOME", second.toString(), "FM_ARM_CONFIRM_TIMEOUT", "1");
+        TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env, home));
+        assertEquals("bash watcher pid " + watcher.process.pid(), watcher.next(LIMIT));
+        TestKit.Result stranger = kit.run(TestKit.command("fm-watch-arm.java"), env, second, LIMIT);
+        assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", stranger.stdout());
+        env.put("FM_BASH_WATCHER", bin.resolve("fm-watch.sh").toString());
+        TestKit.Result known = kit.run(TestKit.command("fm-watch-arm.java"), env, second, LIMIT);
+        assertTrue(known.stdout().matches("watcher: healthy pid=" + watcher.process.pid() + " \\(beacon \\d+s\\)\n"),
+                known.stdout() + known.stderr());
+        assertTrue(watcher.process.isAlive(), "never signalled");
+    }
+
+    @Test
+    void aBashLockWhosePidRunsAnotherCommandIsReclaimedAndThatProcessUntouched() throws Exception {
+        // The bash watcher died; its pid now runs something else. Its ps line proves the difference.
+        Process gone = kit.start(List.of("sh", "-c", "sleep 3600"), Map.of(), null);
+        Process stranger = kit.sleeper();
+        assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(stranger.pid()).orElse("").startsWith("sleep")));
+        assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(gone.pid()).orElse("").startsWith("sh")));
+        TestKit.Result ps = kit.run(List.of("ps", "-p", Long.toString(gone.pid()), "-o", "lstart=", "-o", "command="),
+                Map.of(), null, LIMIT);
+        Path lock = Files.createDirectories(state.resolve(".watch.lock"));
+        Files.writeString(lock.resolve("pid"), stranger.pid() + "\n");
+        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("watcher-path"), bin.resolve("fm-watch.sh") + "\n");
+        Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
+        Map<String, String> env = env("FM_HOME", home.toString(), "FM_ARM_CONFIRM_TIMEOUT", "5");
+        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));
+        assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh)", arm.next(LIMIT));
+        assertTrue(stranger.isAlive(), "the process that reused the pid is never signalled");
+        // And fm-adopt, judging as the lock does, sees no running bash watcher in such a lock either.
+        arm.process.destroy();
+        assertEquals(143, arm.exit(LIMIT));
+        Files.createDirectories(lock);
+        Files.writeString(lock.resolve("pid"), stranger.pid() + "\n");
+        Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
+        TestKit.Result r = adopt();
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(stranger.isAlive());
+    }
+
+    // ------------------------------------------------------------------ refusals
+
+    @Test
+    void aDirectoryThatIsNotAHomeOrHasALinkedScriptIsOneLineAndNothingChanges() throws Exception {
+        Files.delete(bin.resolve("fm-wake-lib.sh"));
+        Map<String, String> before = snapshot(home);
+        TestKit.Result r = adopt();
+        assertEquals(1, r.exit());
+        assertEquals("fm-adopt: " + home + " is not a firstmate home: missing bin/fm-wake-lib.sh; nothing was changed\n",
+                r.stderr());
+        assertEquals(before, snapshot(home));
+        Files.writeString(bin.resolve("fm-wake-lib.sh"), "fm_lib=1\n");
+        Files.move(bin.resolve("fm-guard.sh"), home.resolve("guard-elsewhere.sh"));
+        Files.createSymbolicLink(bin.resolve("fm-guard.sh"), home.resolve("guard-elsewhere.sh"));
+        before = snapshot(home);
+        r = adopt();
+        assertEquals(1, r.exit());
+        assertEquals(1, stderrLines(r).size(), r.stderr());
+        assertTrue(r.stderr().startsWith("fm-adopt: bin/fm-guard.sh is not a regular file"), r.stderr());
+        assertEquals(before, snapshot(home));
+        // Usage errors exit 2.
+        TestKit.Result u = kit.run(TestKit.command("fm-adopt.java", "--bogus"), Map.of(), null, LIMIT);
+        assertEquals(2, u.exit());
+        TestKit.Result none = kit.run(TestKit.command("fm-adopt.java"), Map.of(), null, LIMIT);
+        assertEquals(2, none.exit());
+        assertEquals("fm-adopt: which home? pass --home <dir> or set FM_HOME (see --help)\n", none.stderr());
+    }
+
+    @Test
+    void undoWithoutAKeptOriginalRefusesBeforeChangingAnything() throws Exception {
+        assertEquals(0, adopt().exit());
+        Files.delete(bin.resolve(".fm-adopt/fm-wake-drain.sh"));
+        Map<String, String> before = snapshot(home);
+        TestKit.Result u = adopt("--undo");
+        assertEquals(1, u.exit());
+        assertEquals(1, stderrLines(u).size(), u.stderr());
+        assertTrue(u.stderr().startsWith("fm-adopt: cannot undo: bin/fm-wake-drain.sh is a shim but its original is not in"
+                + " bin/.fm-adopt"), u.stderr());
+        assertEquals(before, snapshot(home));
+    }
+
+    // ------------------------------------------------------------------ kill -9 at every moment
+
+    @Test
+    void aKillBetweenAnyTwoChangesOfAdoptLeavesEveryScriptAndAReRunFinishes() throws Exception {
+        Files.writeString(bin.resolve(".fm-adopt.keep"), ""); // a foreign dot-file in bin/ stays as it is
+        Tree original = Tree.of(home);
+        TestKit.Result clean = adopt();
+        assertEquals(0, clean.exit(), clean.stderr());
+        Tree adopted = Tree.of(home);
+        int moments = 0;
+        for (int n = 1; ; n++) {
+            original.restore(home);
+            if (!killedAtStep(n)) break;
+            moments++;
+            assertEveryScriptInPlace(original, adopted, "adopt killed before change " + n);
+            // Half the moments are finished by adopt, the other half taken back by undo.
+            if (n % 2 == 1) {
+                TestKit.Result r = adopt();
+                assertEquals(0, r.exit(), "re-run after a kill before change " + n + ": " + r.stderr());
+                assertEquals(adopted.snapshot, snapshot(home), "re-run after a kill before change " + n);
+            } else {
+                TestKit.Result r = adopt("--undo");
+                assertEquals(0, r.exit(), "undo after a kill before change " + n + ": " + r.stderr());
+                assertEquals(original.snapshot, snapshot(home), "undo after a kill before change " + n);
+            }
+        }
+        // mkdir, then per script: link, rename, shim, rename; then the note's write and rename.
+        assertEquals(1 + 4 * 4 + 2, moments);
+    }
+
+    @Test
+    void aKillBetweenAnyTwoChangesOfUndoLeavesEveryScriptAndAReRunFinishes() throws Exception {
+        Tree original = Tree.of(home);
+        assertEquals(0, adopt().exit());
+        Tree adopted = Tree.of(home);
+        int moments = 0;
+        for (int n = 1; ; n++) {
+            adopted.restore(home);
+            if (!killedAtStep(n, "--undo")) break;
+            moments++;
+            assertEveryScriptInPlace(original, adopted, "undo killed before change " + n);
+            TestKit.Result r = adopt("--undo");
+            assertEquals(0, r.exit(), "re-run after a kill before change " + n + ": " + r.stderr());
+            assertEquals(original.snapshot, snapshot(home), "re-run after a kill before change " + n);
+        }
+        // The note, four renames, the directory.
+        assertEquals(1 + 4 + 1, moments);
+    }
+
+    /** Each script is there, and is its original (mode included) or a shim whose original is kept. */
+    private void assertEveryScriptInPlace(Tree original, Tree adopted, String when) throws IOException {
+        Map<String, String> now = snapshot(home);
+        for (String s : SCRIPTS) {
+            String key = "bin/" + s;
+            String v = now.get(key);
+            assertNotNull(v, when + ": " + key + " is missing");
+            if (v.equals(original.snapshot.get(key))) continue;
+            assertEquals(adopted.snapshot.get(key), v, when + ": " + key + " is neither its original nor the shim");
+            assertEquals(original.snapshot.get(key), now.get("bin/.fm-adopt/" + s), when + ": the shim's original is not kept");
+        }
+    }
+
+    /**
+     * Runs fm-adopt under a debugger, stops it on entering its {@code n}th change and kills it
+     * with SIGKILL there. False when the run ended before reaching it (it made fewer changes).
+     */
+    private boolean killedAtStep(int n, String... more) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--home", home.toString()));
+        args.addAll(Arrays.asList(more));
+        List<String> cmd = new ArrayList<>(TestKit.command("fm-adopt.java", args.toArray(String[]::new)));
+        cmd.add(1, "-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=127.0.0.1:0");
+        Process p = kit.start(cmd, Map.of(), null);
+        StringBuilder out = new StringBuilder();
+        StringBuilder err = new StringBuilder();
+        TestKit.pump(p.getInputStream(), out);
+        TestKit.pump(p.getErrorStream(), err);
+        Pattern listening = Pattern.compile("Listening for transport dt_socket at address: (\\d+)");
+        assertTrue(TestKit.waitFor(LIMIT, () -> listening.matcher(text(out)).find()), text(err));
+        Matcher m = listening.matcher(text(out));
+        assertTrue(m.find());
+        AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
+                .filter(c -> c.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
+        Map<String, Connector.Argument> a = socket.defaultArguments();
+        a.get("hostname").setValue("127.0.0.1");
+        a.get("port").setValue(m.group(1));
+        VirtualMachine vm = socket.attach(a);
+        BlockingQueue<Boolean> verdict = new LinkedBlockingQueue<>();
+        try {
+            MethodEntryRequest entries = vm.eventRequestManager().createMethodEntryRequest();
+            entries.addClassFilter("Adopt");
+            entries.setSuspendPolicy(EventRequest.SUSPEND_EVENT_THREAD);
+            entries.enable();
+            Thread events = new Thread(() -> {
+                int steps = 0;
+                try {
+                    while (true) {
+                        EventSet set = vm.eventQueue().remove();
+                        boolean hold = false;
+                        for (Event e : set) {
+                            if (e instanceof VMDisconnectEvent) {
+                                verdict.add(false);
+                                return;
+                            }
+                            if (e instanceof MethodEntryEvent me && me.method().name().equals("step") && ++steps == n) hold = true;
+                        }
+                        if (hold) {
+                            verdict.add(true); // stays suspended: the kill lands before this change
+                            return;
+                        }
+                        set.resume();
+                    }
+                } catch (InterruptedException | VMDisconnectedException e) {
+                    verdict.add(false);
+                }
+            }, "jdi-adopt");
+            events.setDaemon(true);
+            events.start();
+            vm.resume();
+            Boolean stopped = verdict.poll(LIMIT.toSeconds(), TimeUnit.SECONDS);
+            assertNotNull(stopped, "fm-adopt neither stopped nor ended: " + text(out) + text(err));
+            if (!stopped) {
+                assertTrue(p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS));
+                assertEquals(0, p.exitValue(), "the uninterrupted run failed: " + text(out) + text(err));
+                return false;
+            }
+            p.destroyForcibly();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(137, p.exitValue());
+            return true;
+        } finally {
+            try {
+                vm.dispose();
+            } catch (VMDisconnectedException gone) {
+                // it was killed
+            }
+        }
+    }
+
+    private static String text(StringBuilder b) {
+        synchronized (b) {
+            return b.toString();
+        }
+    }
+
+    /** A whole home's files with their bytes and modes, to put back between rounds. */
+    record Tree(Map<String, String> snapshot, Map<String, byte[]> files) {
+        static Tree of(Path root) throws IOException {
+            Map<String, byte[]> files = new TreeMap<>();
+            try (Stream<Path> s = Files.walk(root)) {
+                for (Path p : (Iterable<Path>) s::iterator) {
+                    if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) files.put(root.relativize(p).toString(), Files.readAllBytes(p));
+                }
+            }
+            return new Tree(AdoptTest.snapshot(root), files);
+        }
+
+        void restore(Path root) throws IOException {
+            try (Stream<Path> s = Files.walk(root)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    if (!p.equals(root)) Files.delete(p);
+                }
+            }
+            for (Map.Entry<String, String> e : snapshot.entrySet()) {
+                if (e.getKey().isEmpty()) continue;
+                Path p = root.resolve(e.getKey());
+                String[] v = e.getValue().split(" ");
+                if (v[0].equals("dir")) Files.createDirectories(p);
+                else Files.write(p, files.get(e.getKey()));
+                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(v[1]));
+            }
+            assertEquals(snapshot, AdoptTest.snapshot(root));
+        }
+    }
+}
