@@ -40,6 +40,8 @@ final class LaunchCache {
     static final int ATTEMPTS = 5;
     static final long BUILD_LIMIT_SECONDS = 600; // a first build may fetch dependencies
     static final long INFO_LIMIT_SECONDS = 300;
+    /** The cache names files as the JVM does; the shell must see the same bytes. */
+    static final Charset NAMES = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
 
     private LaunchCache() {}
 
@@ -79,9 +81,20 @@ final class LaunchCache {
             Object now = fileKey(cache);
             if (now != null && !now.equals(seen)) return true;
             removeLeftovers(dir);
+            // Most runs right after an edit would find a source too new below and build twice;
+            // the likely inputs (the script, lib/) are cheap to look at first. Only a shortcut:
+            // the check below is what decides.
+            long likely = mtimeNanos(script);
+            try (DirectoryStream<Path> lib = Files.newDirectoryStream(checkout.resolve("lib"))) {
+                for (Path p : lib) likely = Math.max(likely, mtimeNanos(p));
+            } catch (java.nio.file.NoSuchFileException e) {
+                // no lib/: the script alone
+            }
+            long past = Math.floorDiv(likely, SECOND) * SECOND + SECOND + CLOCK_SLACK_NANOS;
+            if (past - fsNow(lock, lockFile) < 5 * SECOND) waitPast(lock, lockFile, past);
             for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
                 long start = fsNow(lock, lockFile);
-                Info info = build(checkout, script);
+                Info info = resolve(checkout, script);
                 List<Path> inputs = new ArrayList<>(info.sources);
                 inputs.add(checkout.resolve("lib/launch.sh"));
                 inputs.add(checkout.resolve("lib/LaunchCache.java"));
@@ -89,13 +102,18 @@ final class LaunchCache {
                 long newest = Long.MIN_VALUE;
                 for (Path p : inputs) newest = Math.max(newest, mtimeNanos(p));
                 // The cache's mtime is one nanosecond before the whole second `mark`, which is at
-                // least the clock slack before the build began. A source edited after JBang began
-                // reading it is therefore newer than the cache, even to a shell whose -nt compares
+                // least the clock slack before JBang began reading the sources. A source edited
+                // after that is therefore newer than the cache, even to a shell whose -nt compares
                 // whole seconds. That only works when every input is older than `mark`; an input
                 // edited within about a second of the build makes us wait and build again.
                 long mark = Math.floorDiv(start - CLOCK_SLACK_NANOS, SECOND) * SECOND;
                 if (newest < mark) {
-                    write(cache, text(script, ruleJava, info, inputs), mark - 1);
+                    write(cache, text(script, ruleJava, info, inputs).getBytes(NAMES), mark - 1);
+                    try {
+                        compileSelf(checkout, dir, mark);
+                    } catch (IOException | Failure e) {
+                        System.err.println("launch cache: " + e.getMessage() + " (the helper stays in source mode)");
+                    }
                     return true;
                 }
                 waitPast(lock, lockFile, Math.floorDiv(newest, SECOND) * SECOND + SECOND + CLOCK_SLACK_NANOS);
@@ -109,9 +127,22 @@ final class LaunchCache {
     /** What one launch needs, from `jbang info tools`. */
     record Info(Path java, List<String> options, String mainClass, List<Path> classPath, List<Path> sources) {}
 
-    private static Info build(Path checkout, Path script) throws IOException, InterruptedException, Failure {
+    /**
+     * Builds (JBang does nothing when the jar for these sources exists: its directory is named
+     * after a hash of all of them) and returns the facts of `jbang info tools`, which knows the
+     * main class only once the jar is built.
+     */
+    private static Info resolve(Path checkout, Path script) throws IOException, InterruptedException, Failure {
         String jbang = checkout.resolve("jbang").toString();
         jbang(List.of(jbang, "build", script.toString()), checkout, BUILD_LIMIT_SECONDS);
+        Info info = info(jbang, checkout, script);
+        for (Path p : info.classPath) {
+            if (!Files.isRegularFile(p)) throw new Failure("jbang build left no " + p);
+        }
+        return info;
+    }
+
+    private static Info info(String jbang, Path checkout, Path script) throws IOException, InterruptedException, Failure {
         String json = jbang(List.of(jbang, "info", "tools", script.toString()), checkout, INFO_LIMIT_SECONDS);
         Map<?, ?> o = (Map<?, ?>) new Json(json).value();
         List<Path> classPath = new ArrayList<>();
@@ -121,9 +152,6 @@ final class LaunchCache {
         Object list = o.get("sources");
         if (!(list instanceof List<?> l) || l.isEmpty()) throw new Failure("jbang info tools lists no sources");
         for (Object s : l) sources.add(Path.of(string((Map<?, ?>) s, "backingResource")));
-        for (Path p : classPath) {
-            if (!Files.isRegularFile(p)) throw new Failure("jbang built no " + p);
-        }
         return new Info(Path.of(string(o, "availableJdkPath"), "bin", "java"), strings(o, "runtimeOptions"),
                 string(o, "mainClass"), classPath, sources);
     }
@@ -204,27 +232,73 @@ final class LaunchCache {
     }
 
     /**
-     * Written to a temporary file, flushed, stamped, then renamed over the cache: a reader sees the
-     * old cache or the new one, never part of one (a torn cache would be sourced by the shell).
+     * Written to a temporary file, flushed, stamped, then renamed over the target: a reader sees
+     * the old file or the new one, never part of one (a torn cache would be sourced by the shell).
      */
-    private static void write(Path cache, String text, long mtimeNanos) throws IOException {
-        Path tmp = cache.resolveSibling(cache.getFileName() + ".tmp." + ProcessHandle.current().pid());
-        // The file names in it are the JVM's; the shell must see the same bytes.
-        Charset names = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+    private static void write(Path target, byte[] content, long mtimeNanos) throws IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp." + ProcessHandle.current().pid());
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
-            ByteBuffer b = ByteBuffer.wrap(text.getBytes(names));
+            ByteBuffer b = ByteBuffer.wrap(content);
             while (b.hasRemaining()) ch.write(b);
             ch.force(true);
         }
         Files.setLastModifiedTime(tmp, FileTime.from(mtimeNanos, TimeUnit.NANOSECONDS));
-        Files.move(tmp, cache, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    /** Temporary files of helpers killed mid-write; safe to remove only under the lock (no writer then). */
+    /**
+     * Compiles this very file into .fm-launch/LaunchCache.jar when that is missing or older than
+     * the source: source mode costs about 2 CPU-s of javac on every slow path (forty at once after
+     * an edit: forty of them), the jar a plain JVM start. launch.sh runs the jar while it is not
+     * older than the source; it carries the same back-dated mtime as the caches, so an edit of
+     * this file during the compile sends the next slow path back to source mode. A running helper
+     * keeps the jar it opened, so replacing it by rename disturbs no one.
+     */
+    private static void compileSelf(Path checkout, Path dir, long mark) throws IOException, Failure {
+        Path source = checkout.resolve("lib/LaunchCache.java");
+        Path jar = dir.resolve("LaunchCache.jar");
+        long sourceTime = mtimeNanos(source);
+        if (Files.isRegularFile(jar) && mtimeNanos(jar) >= sourceTime) return;
+        if (sourceTime >= mark) return; // edited just now: too new to stamp safely; next time
+        javax.tools.JavaCompiler javac = javax.tools.ToolProvider.getSystemJavaCompiler();
+        if (javac == null) throw new Failure("this java has no compiler (a JRE?); JBang needs a JDK too");
+        Path classes = Files.createTempDirectory(dir, "classes.tmp.");
+        try {
+            java.io.StringWriter diagnostics = new java.io.StringWriter();
+            boolean ok = javac.getTask(diagnostics, null, null,
+                    List.of("--release", "17", "-nowarn", "-d", classes.toString()), null,
+                    javac.getStandardFileManager(null, null, null).getJavaFileObjects(source.toFile())).call();
+            if (!ok) throw new Failure("cannot compile " + source + ": " + diagnostics.toString().strip());
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            try (java.util.jar.JarOutputStream out = new java.util.jar.JarOutputStream(bytes);
+                    DirectoryStream<Path> files = Files.newDirectoryStream(classes, "*.class")) {
+                for (Path f : files) {
+                    out.putNextEntry(new java.util.jar.JarEntry(f.getFileName().toString()));
+                    out.write(Files.readAllBytes(f));
+                    out.closeEntry();
+                }
+            }
+            write(jar, bytes.toByteArray(), mark - 1);
+        } finally {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(classes)) {
+                for (Path f : files) Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(classes);
+        }
+    }
+
+    /** What helpers killed mid-write left; safe to remove only under the lock (no writer then). */
     private static void removeLeftovers(Path dir) throws IOException {
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, "*.tmp.*")) {
-            for (Path p : s) Files.deleteIfExists(p);
+            for (Path p : s) {
+                if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    try (DirectoryStream<Path> inner = Files.newDirectoryStream(p)) {
+                        for (Path f : inner) Files.deleteIfExists(f);
+                    }
+                }
+                Files.deleteIfExists(p);
+            }
         }
     }
 

@@ -59,7 +59,9 @@ fm_try() {
   [ -f "$fm_cache" ] && command . "$fm_cache" 2>/dev/null && [ "$fm_format" = 1 ] && fm_fresh && fm_run "$@"
 }
 
-# The slow path's builder, only where the cache can be written (else straight to JBang).
+# The slow path's builder, only where the cache can be written (else straight to JBang). It runs
+# from the jar it compiled of itself while that is not older than its source (a plain JVM start),
+# else in source mode (about 2 CPU-s of javac). Its one line on stderr is shown with FM_DEBUG=1.
 fm_build() {
   if [ -d "$fm_cache_dir" ]; then
     [ -w "$fm_cache_dir" ] || return 1
@@ -67,10 +69,16 @@ fm_build() {
     [ -w "$fm_dir" ] || return 1
   fi
   fm_pick_java || return 1
-  if [ "${FM_DEBUG:-}" = 1 ]; then
-    "$fm_java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$fm_dir/lib/LaunchCache.java" "$fm_script" "$fm_java" </dev/null >/dev/null
+  fm_helper=$fm_cache_dir/LaunchCache.jar
+  if [ -f "$fm_helper" ] && ! [ "$fm_dir/lib/LaunchCache.java" -nt "$fm_helper" ]; then
+    set -- -classpath "$fm_helper" LaunchCache
   else
-    "$fm_java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$fm_dir/lib/LaunchCache.java" "$fm_script" "$fm_java" </dev/null >/dev/null 2>&1
+    set -- "$fm_dir/lib/LaunchCache.java"
+  fi
+  if [ "${FM_DEBUG:-}" = 1 ]; then
+    "$fm_java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$@" "$fm_script" "$fm_java" </dev/null >/dev/null
+  else
+    "$fm_java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$@" "$fm_script" "$fm_java" </dev/null >/dev/null 2>&1
   fi
 }
 

@@ -67,6 +67,13 @@ class FastPathTest {
         assertFalse(calls(c).isEmpty());
         assertEquals("main=2 a=2 b=2 opt=2", probe(c).stdout().strip());
         assertEquals(List.of(), calls(c), "current again: no JBang");
+
+        // The launcher is an input too, and the helper's compiled jar never outlives its source.
+        assertTrue(Files.isRegularFile(c.resolve(".fm-launch/LaunchCache.jar")));
+        edit(c.resolve("lib/LaunchCache.java"), "# Launch cache of ", "# Launch cache (helper edited) of ");
+        assertEquals("main=2 a=2 b=2 opt=2", probe(c).stdout().strip());
+        assertTrue(Files.readString(c.resolve(".fm-launch/fm-probe.java.sh")).startsWith("# Launch cache (helper edited) of "),
+                "the edited helper wrote the cache");
     }
 
     @Test
