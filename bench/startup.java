@@ -3,57 +3,73 @@
 //SOURCES BenchKit.java ../tests/TestKit.java
 //MAIN Startup
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Start-up of fm-guard.java and fm-wake-drain.java (empty queue, no task in flight) against a
- * JBang hello world, at two levels, in one run with the variants interleaved round by round so
- * that load drifts hit them all alike:
- *   jbang  the whole `./jbang <script>` (the JBang launcher JVM plus the script's JVM)
- *   jvm    only the command JBang execs (JDK, //JAVA_OPTIONS, jar, main class)
- * hello.java has no options; hello-opts.java carries fm-guard.java's //JAVA_OPTIONS, so both
- * comparisons are shown. Prints per variant the median wall and CPU seconds (CPU of the whole
- * process tree), then the ratios against both baselines (target: guard and drain within 1.15x
- * of hello at the jbang level).
- *   bench/startup.java [--runs N]     N rounds (default 15); about 1 min on a quiet 2-core box
+ * Start-up of the four commands firstmate's tools run most, in one run, variants interleaved
+ * round by round (who goes first rotates) so that load drifts hit them all alike:
+ *   guard     fm-guard.java in a busy home (a task in flight, a fresh beacon): prints nothing
+ *   drain     fm-wake-drain.java on an empty queue (same home): prints nothing
+ *   identity  FmLock.java identity <our pid>: one line
+ *   arm       fm-watch-arm.java until its status line `watcher: started ...` (then TERM)
+ * each three ways:
+ *   direct    the script executed by path (the fast path: one JVM when the build is current)
+ *   jbang     ./jbang <script> (JBang's launcher JVM, then the script's)
+ *   jvm       the bare JVM command JBang execs (TestKit.javaCommand): the floor of the fast path
+ * beside a bare-JVM hello world (bench/hello.java compiled with javac, `java -cp dir hello`, no
+ * options), which every ratio divides by. Prints per variant the median wall time with its
+ * spread (min, p90, max) and, for commands that run to the end, the median CPU of the whole
+ * process tree; then direct/hello (target <= 2x), jbang/hello and jbang/direct.
+ *   bench/startup.java [--runs N]     N rounds (default 11); about 1.5 min on a quiet 2-core box
  */
 class Startup {
+    static final List<String> COMMANDS = List.of("guard", "drain", "identity", "arm");
+    static final Map<String, String> SCRIPTS = Map.of("guard", "fm-guard.java", "drain", "fm-wake-drain.java",
+            "identity", "FmLock.java", "arm", "fm-watch-arm.java");
+
     public static void main(String[] args) throws Exception {
-        int runs = BenchKit.intArg(args, "--runs", 15);
+        int runs = BenchKit.intArg(args, "--runs", 11);
         Path root = TestKit.root();
-        Path home = BenchKit.tempHome("fm-bench-startup");
-        Map<String, String> env = Map.of("FM_HOME", home.toString());
         BenchKit.machine();
-        String guardOptions = optionsLine(root.resolve("fm-guard.java"));
-        if (!guardOptions.equals(optionsLine(root.resolve("bench/hello-opts.java")))) {
-            BenchKit.figure("warning", "bench/hello-opts.java's //JAVA_OPTIONS differ from fm-guard.java's",
-                    "copy the line over for a fair baseline");
+        Path busy = BenchKit.tempHome("fm-bench-busy");
+        Files.writeString(busy.resolve("state/task.meta"), "window=fleet:task\n");
+        Path armHome = BenchKit.tempHome("fm-bench-arm");
+        String self = Long.toString(ProcessHandle.current().pid());
+
+        List<String> bareGuard = TestKit.javaCommand("fm-guard.java");
+        Path helloDir = Files.createTempDirectory("fm-bench-hello");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> TestKit.deleteTree(helloDir)));
+        Path javac = Path.of(bareGuard.get(0)).resolveSibling("javac");
+        Process compile = new ProcessBuilder(javac.toString(), "-d", helloDir.toString(),
+                root.resolve("bench/hello.java").toString()).inheritIO().start();
+        if (compile.waitFor() != 0) throw new IllegalStateException("javac bench/hello.java failed");
+
+        Map<String, Variant> variants = new LinkedHashMap<>();
+        variants.put("hello", new Variant(List.of(bareGuard.get(0), "-cp", helloDir.toString(), "hello"), null, false));
+        for (String c : COMMANDS) {
+            String script = SCRIPTS.get(c);
+            List<String> extra = c.equals("identity") ? List.of("identity", self) : List.of();
+            Map<String, String> env = Map.of("FM_HOME", (c.equals("arm") ? armHome : busy).toString());
+            boolean arm = c.equals("arm");
+            List<String> direct = new ArrayList<>(List.of(root.resolve(script).toString()));
+            direct.addAll(extra);
+            List<String> jbang = new ArrayList<>(List.of(root.resolve("jbang").toString(), script));
+            jbang.addAll(extra);
+            variants.put(c + " direct", new Variant(direct, env, arm));
+            variants.put(c + " jbang", new Variant(jbang, env, arm));
+            variants.put(c + " jvm", new Variant(TestKit.command(script, extra.toArray(String[]::new)), env, arm));
         }
 
-        String jbang = root.resolve("jbang").toString();
-        Map<String, List<String>> viaJbang = new LinkedHashMap<>();
-        viaJbang.put("hello", List.of(jbang, "bench/hello.java"));
-        viaJbang.put("hello-opts", List.of(jbang, "bench/hello-opts.java"));
-        viaJbang.put("fm-guard", List.of(jbang, "fm-guard.java"));
-        viaJbang.put("fm-wake-drain", List.of(jbang, "fm-wake-drain.java"));
-        Map<String, List<String>> bareJvm = new LinkedHashMap<>();
-        bareJvm.put("hello", TestKit.javaCommand("bench/hello.java"));
-        bareJvm.put("hello-opts", TestKit.javaCommand("bench/hello-opts.java"));
-        bareJvm.put("fm-guard", TestKit.javaCommand("fm-guard.java"));
-        bareJvm.put("fm-wake-drain", TestKit.javaCommand("fm-wake-drain.java"));
-
-        measure("jbang", viaJbang, runs, env, root);
-        measure("jvm", bareJvm, runs, env, root);
-        BenchKit.figure("load after", BenchKit.loadAverage(), "");
-    }
-
-    private static void measure(String level, Map<String, List<String>> variants, int runs, Map<String, String> env,
-            Path root) throws Exception {
         Map<String, List<Double>> wall = new LinkedHashMap<>();
         Map<String, List<Double>> cpu = new LinkedHashMap<>();
         for (String v : variants.keySet()) {
@@ -61,38 +77,76 @@ class Startup {
             cpu.put(v, new ArrayList<>());
         }
         List<String> names = new ArrayList<>(variants.keySet());
-        for (int round = -2; round < runs; round++) { // two warm-up rounds: page cache, JBang's cache
+        for (int round = -2; round < runs; round++) { // two warm-up rounds: page cache, builds, launch caches
             for (int i = 0; i < names.size(); i++) {
-                String v = names.get(Math.floorMod(round + i, names.size())); // rotate who goes first
-                BenchKit.Run r = BenchKit.run(variants.get(v), env, root, 120);
-                String expected = v.startsWith("hello") ? "hello\n" : "";
-                if (r.exit() != 0 || !r.stdout().equals(expected) || !r.stderr().isEmpty()) {
-                    throw new IllegalStateException(level + " " + v + " misbehaved (exit " + r.exit() + "): stdout="
-                            + r.stdout() + " stderr=" + r.stderr());
-                }
+                String v = names.get(Math.floorMod(round + i, names.size()));
+                freshBeacon(busy); // the guard's home stays busy and healthy: it must print nothing
+                double[] m = variants.get(v).measure(v, root);
                 if (round < 0) continue;
-                wall.get(v).add(r.wallSeconds());
-                cpu.get(v).add(r.cpuSeconds());
+                wall.get(v).add(m[0]);
+                if (m[1] >= 0) cpu.get(v).add(m[1]);
             }
         }
+
         for (String v : names) {
-            BenchKit.figure("startup " + level + " " + v, BenchKit.f(BenchKit.median(wall.get(v)), 3) + " s wall",
-                    "median of " + runs + "; p90 " + BenchKit.f(BenchKit.quantile(wall.get(v), 0.9), 3)
-                            + " s; cpu median " + BenchKit.f(BenchKit.median(cpu.get(v)), 2) + " s");
+            List<Double> w = wall.get(v);
+            BenchKit.figure("startup " + v, BenchKit.f(BenchKit.median(w), 3) + " s wall",
+                    "median of " + runs + "; min " + BenchKit.f(java.util.Collections.min(w), 3) + ", p90 "
+                            + BenchKit.f(BenchKit.quantile(w, 0.9), 3) + ", max " + BenchKit.f(BenchKit.max(w), 3)
+                            + (cpu.get(v).isEmpty() ? "" : "; cpu median " + BenchKit.f(BenchKit.median(cpu.get(v)), 2) + " s"));
         }
-        for (String script : List.of("fm-guard", "fm-wake-drain")) {
-            for (String base : List.of("hello", "hello-opts")) {
-                double ratio = BenchKit.median(wall.get(script)) / BenchKit.median(wall.get(base));
-                double cpuRatio = BenchKit.median(cpu.get(script)) / BenchKit.median(cpu.get(base));
-                BenchKit.figure("startup " + level + " " + script + " / " + base, BenchKit.f(ratio, 2) + "x wall",
-                        "cpu " + BenchKit.f(cpuRatio, 2) + "x" + (level.equals("jbang") && base.equals("hello")
-                                ? "; target <= 1.15x wall" : ""));
-            }
+        double hello = BenchKit.median(wall.get("hello"));
+        for (String c : COMMANDS) {
+            double direct = BenchKit.median(wall.get(c + " direct"));
+            double jbang = BenchKit.median(wall.get(c + " jbang"));
+            double jvm = BenchKit.median(wall.get(c + " jvm"));
+            BenchKit.figure("startup " + c + " direct / hello", BenchKit.f(direct / hello, 2) + "x wall",
+                    "target <= 2x; jbang / hello " + BenchKit.f(jbang / hello, 2) + "x; jbang / direct "
+                            + BenchKit.f(jbang / direct, 1) + "x; direct - jvm " + BenchKit.f((direct - jvm) * 1000, 0) + " ms");
         }
+        BenchKit.figure("load after", BenchKit.loadAverage(), "");
     }
 
-    private static String optionsLine(Path script) throws java.io.IOException {
-        for (String line : Files.readAllLines(script)) if (line.startsWith("//JAVA_OPTIONS")) return line;
-        return "";
+    private static void freshBeacon(Path home) throws IOException {
+        Path beacon = home.resolve("state/.last-watcher-beat");
+        if (!Files.exists(beacon)) Files.createFile(beacon);
+        Files.setLastModifiedTime(beacon, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+    }
+
+    /** One way of starting one command; {@code untilFirstLine}: timed to its first stdout line, then TERM. */
+    record Variant(List<String> cmd, Map<String, String> env, boolean untilFirstLine) {
+        /** Wall seconds, and CPU seconds of the process tree (-1 when it was cut short). */
+        double[] measure(String name, Path root) throws Exception {
+            if (!untilFirstLine) {
+                BenchKit.Run r = BenchKit.run(cmd, env, root, 300);
+                boolean identity = name.startsWith("identity");
+                String expected = name.equals("hello") ? "hello\n" : "";
+                boolean ok = r.exit() == 0 && r.stderr().isEmpty()
+                        && (identity ? r.stdout().startsWith("fm-java-1 pid=") : r.stdout().equals(expected));
+                if (!ok) {
+                    throw new IllegalStateException(name + " misbehaved (exit " + r.exit() + "): stdout=" + r.stdout()
+                            + " stderr=" + r.stderr());
+                }
+                return new double[] {r.wallSeconds(), r.cpuSeconds()};
+            }
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile());
+            pb.environment().keySet().removeIf(k -> k.startsWith("FM_"));
+            pb.environment().putAll(env);
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+            long t0 = System.nanoTime();
+            Process p = pb.start();
+            String line;
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                line = r.readLine();
+                double wall = (System.nanoTime() - t0) / 1e9;
+                p.destroy(); // TERM: the arm releases the lock and exits 143
+                if (!p.waitFor(60, TimeUnit.SECONDS)) p.destroyForcibly();
+                if (line == null || !line.startsWith("watcher: started pid=" + p.pid() + " ")) {
+                    throw new IllegalStateException(name + " misbehaved: first line " + line);
+                }
+                return new double[] {wall, -1};
+            }
+        }
     }
 }
