@@ -69,8 +69,7 @@ final class LaunchCache {
         Path checkout = script.getParent();
         // Real path: a switched alternatives link or JAVA_HOME then points at another file.
         Path ruleJava = javaArg.toRealPath();
-        Path dir = checkout.resolve(".fm-launch");
-        Files.createDirectories(dir);
+        Path dir = Files.createDirectories(checkout.resolve(".fm-launch"));
         Path cache = dir.resolve(script.getFileName() + ".sh");
         Object seen = fileKey(cache);
         Path lockFile = dir.resolve("build.lock");
@@ -81,45 +80,60 @@ final class LaunchCache {
             Object now = fileKey(cache);
             if (now != null && !now.equals(seen)) return true;
             removeLeftovers(dir);
-            // Most runs right after an edit would find a source too new below and build twice;
-            // the likely inputs (the script, lib/) are cheap to look at first. Only a shortcut:
-            // the check below is what decides.
+            FsClock clock = new FsClock(lock, lockFile);
+            // A run right after an edit would find that source too new below and build twice; the
+            // likely inputs (the script, lib/) are cheap to look at first. Only a shortcut: the
+            // check in attempt() is what decides.
             long likely = mtimeNanos(script);
             try (DirectoryStream<Path> lib = Files.newDirectoryStream(checkout.resolve("lib"))) {
                 for (Path p : lib) likely = Math.max(likely, mtimeNanos(p));
             } catch (java.nio.file.NoSuchFileException e) {
                 // no lib/: the script alone
             }
-            long past = Math.floorDiv(likely, SECOND) * SECOND + SECOND + CLOCK_SLACK_NANOS;
-            if (past - fsNow(lock, lockFile) < 5 * SECOND) waitPast(lock, lockFile, past);
-            for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-                long start = fsNow(lock, lockFile);
-                Info info = resolve(checkout, script);
-                List<Path> inputs = new ArrayList<>(info.sources);
-                inputs.add(checkout.resolve("lib/launch.sh"));
-                inputs.add(checkout.resolve("lib/LaunchCache.java"));
-                inputs.add(checkout.resolve("jbang"));
-                long newest = Long.MIN_VALUE;
-                for (Path p : inputs) newest = Math.max(newest, mtimeNanos(p));
-                // The cache's mtime is one nanosecond before the whole second `mark`, which is at
-                // least the clock slack before JBang began reading the sources. A source edited
-                // after that is therefore newer than the cache, even to a shell whose -nt compares
-                // whole seconds. That only works when every input is older than `mark`; an input
-                // edited within about a second of the build makes us wait and build again.
-                long mark = Math.floorDiv(start - CLOCK_SLACK_NANOS, SECOND) * SECOND;
-                if (newest < mark) {
-                    write(cache, text(script, ruleJava, info, inputs).getBytes(NAMES), mark - 1);
-                    try {
-                        compileSelf(checkout, dir, mark);
-                    } catch (IOException | Failure e) {
-                        System.err.println("launch cache: " + e.getMessage() + " (the helper stays in source mode)");
-                    }
-                    return true;
-                }
-                waitPast(lock, lockFile, Math.floorDiv(newest, SECOND) * SECOND + SECOND + CLOCK_SLACK_NANOS);
+            if (secondAfter(likely) - clock.now() < 5 * SECOND) clock.waitPast(secondAfter(likely));
+            for (int i = 1; i <= ATTEMPTS; i++) {
+                if (attempt(script, ruleJava, cache, clock)) return true;
             }
             throw new Failure("the sources of " + script + " kept changing during " + ATTEMPTS + " builds");
         }
+    }
+
+    /**
+     * One build; writes the cache and returns true when no input changed since just before it.
+     * The cache's mtime is one nanosecond before the whole second `mark`, which is at least the
+     * clock slack before JBang began reading the sources. A source edited after that (while JBang
+     * builds, or between its reading and our writing) is therefore newer than the cache, even to
+     * a shell whose -nt compares whole seconds. That needs every input older than `mark`; one
+     * edited within about a second of the build makes us wait for the clock to pass it and
+     * return false, to build again.
+     */
+    private static boolean attempt(Path script, Path ruleJava, Path cache, FsClock clock)
+            throws IOException, InterruptedException, Failure {
+        Path checkout = script.getParent();
+        long mark = Math.floorDiv(clock.now() - CLOCK_SLACK_NANOS, SECOND) * SECOND;
+        Info info = resolve(checkout, script);
+        List<Path> inputs = new ArrayList<>(info.sources);
+        inputs.add(checkout.resolve("lib/launch.sh"));
+        inputs.add(checkout.resolve("lib/LaunchCache.java"));
+        inputs.add(checkout.resolve("jbang"));
+        long newest = Long.MIN_VALUE;
+        for (Path p : inputs) newest = Math.max(newest, mtimeNanos(p));
+        if (newest >= mark) {
+            clock.waitPast(secondAfter(newest));
+            return false;
+        }
+        write(cache, text(script, ruleJava, info, inputs).getBytes(NAMES), mark - 1);
+        try {
+            compileSelf(checkout, cache.getParent(), mark);
+        } catch (IOException | Failure e) {
+            System.err.println("launch cache: " + e.getMessage() + " (the helper stays in source mode)");
+        }
+        return true;
+    }
+
+    /** The first moment whose `mark` (see attempt) lies past {@code nanos}. */
+    private static long secondAfter(long nanos) {
+        return Math.floorDiv(nanos, SECOND) * SECOND + SECOND + CLOCK_SLACK_NANOS;
     }
 
     // ------------------------------------------------------------------ JBang
@@ -318,22 +332,24 @@ final class LaunchCache {
     }
 
     /**
-     * The file system's "now": the mtime a write stamps, which is the clock every edit of a source
-     * is stamped with too (the system clock can run a few ms ahead of it).
+     * The file system's clock: the mtime a write stamps, which is the clock every edit of a source
+     * is stamped with too (the system clock can run a few ms ahead of it). We write to the lock
+     * file we hold, which nobody reads.
      */
-    private static long fsNow(FileChannel lock, Path lockFile) throws IOException {
-        lock.write(ByteBuffer.wrap(new byte[] {'\n'}), 0);
-        return mtimeNanos(lockFile);
-    }
+    record FsClock(FileChannel lock, Path lockFile) {
+        long now() throws IOException {
+            lock.write(ByteBuffer.wrap(new byte[] {'\n'}), 0);
+            return mtimeNanos(lockFile);
+        }
 
-    /** Sleeps until the file system's clock reaches {@code nanos}; gives up on a time far ahead. */
-    private static void waitPast(FileChannel lock, Path lockFile, long nanos)
-            throws IOException, InterruptedException, Failure {
-        long now = fsNow(lock, lockFile);
-        if (nanos - now > 5 * SECOND) throw new Failure("a source's mtime is in the future; touch it");
-        while (now < nanos) {
-            Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos - now) + 1));
-            now = fsNow(lock, lockFile);
+        /** Sleeps until the clock reaches {@code nanos}; gives up on a time far ahead. */
+        void waitPast(long nanos) throws IOException, InterruptedException, Failure {
+            long now = now();
+            if (nanos - now > 5 * SECOND) throw new Failure("a source's mtime is in the future; touch it");
+            while (now < nanos) {
+                Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos - now) + 1));
+                now = now();
+            }
         }
     }
 
