@@ -31,7 +31,10 @@ import java.util.concurrent.TimeUnit;
  * spread (min, p90, max) and the median CPU of the whole process tree (the arm's up to its
  * status line); then direct/hello (target <= 2x; in CPU too, which load disturbs less),
  * jbang/hello and jbang/direct.
- *   bench/startup.java [--runs N]     N rounds (default 11); about 1.5 min on a quiet 2-core box
+ * "hello picocli" is a picocli hello world with the arm's options: the floor of the arm.
+ *   bench/startup.java [--runs N] [--cds]   N rounds (default 11); about 2 min on a quiet 2-core box
+ *   --cds   also guard, identity and arm with an application class-data archive (one training
+ *           run each, -XX:ArchiveClassesAtExit), and what that saves against the bare JVM
  */
 class Startup {
     static final List<String> COMMANDS = List.of("guard", "drain", "identity", "arm");
@@ -40,6 +43,7 @@ class Startup {
 
     public static void main(String[] args) throws Exception {
         int runs = BenchKit.intArg(args, "--runs", 11);
+        boolean cds = List.of(args).contains("--cds");
         Path root = TestKit.root();
         BenchKit.machine();
         Path busy = BenchKit.tempHome("fm-bench-busy");
@@ -57,6 +61,7 @@ class Startup {
 
         Map<String, Variant> variants = new LinkedHashMap<>();
         variants.put("hello", new Variant(List.of(bareGuard.get(0), "-cp", helloDir.toString(), "hello"), null, false));
+        variants.put("hello picocli", picocliHello(javac, helloDir));
         for (String c : COMMANDS) {
             String script = SCRIPTS.get(c);
             List<String> extra = c.equals("identity") ? List.of("identity", self) : List.of();
@@ -69,6 +74,10 @@ class Startup {
             variants.put(c + " direct", new Variant(direct, env, arm));
             variants.put(c + " jbang", new Variant(jbang, env, arm));
             variants.put(c + " jvm", new Variant(TestKit.command(script, extra.toArray(String[]::new)), env, arm));
+            if (cds && !c.equals("drain")) {
+                variants.put(c + " jvm+cds", withArchive(c, TestKit.command(script, extra.toArray(String[]::new)), env, arm,
+                        helloDir, root));
+            }
         }
 
         Map<String, List<Double>> wall = new LinkedHashMap<>();
@@ -106,8 +115,65 @@ class Startup {
                     "target <= 2x; cpu " + BenchKit.f(BenchKit.median(cpu.get(c + " direct")) / helloCpu, 2)
                             + "x; jbang / hello " + BenchKit.f(jbang / hello, 2) + "x wall; jbang / direct "
                             + BenchKit.f(jbang / direct, 1) + "x wall; direct - jvm " + BenchKit.f((direct - jvm) * 1000, 0) + " ms");
+            if (wall.containsKey(c + " jvm+cds")) {
+                double jvmCpu = BenchKit.median(cpu.get(c + " jvm"));
+                BenchKit.figure("startup " + c + " class-data sharing saves",
+                        BenchKit.f(100 * (jvmCpu - BenchKit.median(cpu.get(c + " jvm+cds"))) / jvmCpu, 0) + " % cpu",
+                        BenchKit.f(100 * (jvm - BenchKit.median(wall.get(c + " jvm+cds"))) / jvm, 0) + " % wall, against jvm");
+            }
         }
         BenchKit.figure("load after", BenchKit.loadAverage(), "");
+    }
+
+    /** A picocli hello world with the arm's two options and JVM options: the floor of the arm. */
+    private static Variant picocliHello(Path javac, Path dir) throws Exception {
+        List<String> arm = TestKit.javaCommand("fm-watch-arm.java");
+        String picocli = null;
+        for (String e : arm.get(arm.indexOf("-classpath") + 1).split(java.io.File.pathSeparator)) {
+            if (e.contains("picocli")) picocli = e;
+        }
+        if (picocli == null) throw new IllegalStateException("fm-watch-arm.java's class path has no picocli");
+        Path src = Files.writeString(dir.resolve("picohello.java"), String.join("\n",
+                "import picocli.CommandLine;",
+                "@CommandLine.Command(name = \"hello\", mixinStandardHelpOptions = true, version = \"hello 1\")",
+                "public class picohello implements java.util.concurrent.Callable<Integer> {",
+                "    @CommandLine.Option(names = \"--attach\") boolean attach;",
+                "    @CommandLine.Option(names = \"--restart\") boolean restart;",
+                "    public Integer call() { System.out.println(\"hello\"); return 0; }",
+                "    public static void main(String[] a) { System.exit(new CommandLine(new picohello()).execute(a)); }",
+                "}", ""));
+        Process p = new ProcessBuilder(javac.toString(), "-cp", picocli, "-d", dir.toString(), src.toString()).inheritIO().start();
+        if (p.waitFor() != 0) throw new IllegalStateException("javac picohello.java failed");
+        List<String> cmd = new ArrayList<>(arm.subList(0, indexOfScript(arm)));
+        cmd.addAll(List.of("-cp", dir + java.io.File.pathSeparator + picocli, "picohello"));
+        return new Variant(cmd, null, false);
+    }
+
+    /**
+     * The bare JVM command with an application class-data archive, made by one training run of
+     * the same command (the arm's in a scratch home, where an immediate heartbeat ends it).
+     */
+    private static Variant withArchive(String name, List<String> bare, Map<String, String> env, boolean arm, Path dir,
+            Path root) throws Exception {
+        Path jsa = dir.resolve(name + ".jsa");
+        List<String> train = new ArrayList<>(bare);
+        train.add(1, "-XX:ArchiveClassesAtExit=" + jsa);
+        Map<String, String> trainEnv = new java.util.HashMap<>(env);
+        if (arm) {
+            trainEnv.put("FM_HOME", BenchKit.tempHome("fm-bench-train").toString());
+            trainEnv.put("FM_HEARTBEAT", "0");
+            trainEnv.put("FM_POLL", "0");
+        }
+        BenchKit.run(train, trainEnv, root, 120);
+        if (!Files.isRegularFile(jsa)) throw new IllegalStateException("the training run of " + name + " wrote no archive");
+        List<String> cmd = new ArrayList<>(bare);
+        cmd.addAll(1, List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:cds*=off"));
+        return new Variant(cmd, env, arm);
+    }
+
+    private static int indexOfScript(List<String> bare) {
+        for (int i = 0; i < bare.size(); i++) if (bare.get(i).startsWith("-Dfm.script=")) return i;
+        throw new IllegalStateException("no -Dfm.script in " + bare);
     }
 
     private static void freshBeacon(Path home) throws IOException {
@@ -123,7 +189,7 @@ class Startup {
             if (!untilFirstLine) {
                 BenchKit.Run r = BenchKit.run(cmd, env, root, 300);
                 boolean identity = name.startsWith("identity");
-                String expected = name.equals("hello") ? "hello\n" : "";
+                String expected = name.startsWith("hello") ? "hello\n" : "";
                 boolean ok = r.exit() == 0 && r.stderr().isEmpty()
                         && (identity ? r.stdout().startsWith("fm-java-1 pid=") : r.stdout().equals(expected));
                 if (!ok) {
