@@ -19,9 +19,10 @@ import java.util.concurrent.TimeUnit;
  * The slow path of direct execution: builds a command with JBang and writes its launch cache,
  * the file lib/launch.sh sources to exec the command's JVM without JBang's launcher JVM.
  *
- * Run by lib/launch.sh only, in the JDK's single-file source mode (so it needs no build of its
- * own and stays out of JBang's cache): {@code java lib/LaunchCache.java <script> <java>}, where
- * {@code <java>} is the java ./jbang runs JBang with now (JBang's choice of JDK follows it).
+ * Run by lib/launch.sh only, in the JDK's single-file source mode, {@code java
+ * lib/LaunchCache.java <script> <java>}, or from the jar it compiles of itself (compileSelf), so
+ * it needs no build by JBang and stays out of JBang's cache. {@code <java>} is the java ./jbang
+ * runs JBang with now (JBang's choice of JDK follows it).
  * Exits 0 when a current cache is in place, 1 (with one line on stderr, which launch.sh shows
  * only with FM_DEBUG=1) when not; launch.sh then runs the script through ./jbang, which reports
  * any build error itself. Prints nothing on stdout.
