@@ -3,60 +3,84 @@
 //SOURCES BenchKit.java ../tests/TestKit.java
 //MAIN Startup
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Start-up of fm-guard.java, fm-wake-drain.java (empty queue, no task in flight) and fm-status.java
- * (idle) against a
- * JBang hello world, at two levels, in one run with the variants interleaved round by round so
- * that load drifts hit them all alike:
- *   jbang  the whole `./jbang <script>` (the JBang launcher JVM plus the script's JVM)
- *   jvm    only the command JBang execs (JDK, //JAVA_OPTIONS, jar, main class)
- * hello.java has no options; hello-opts.java carries fm-guard.java's //JAVA_OPTIONS, so both
- * comparisons are shown. Prints per variant the median wall and CPU seconds (CPU of the whole
- * process tree), then the ratios against both baselines (target: guard and drain within 1.15x
- * of hello at the jbang level).
- *   bench/startup.java [--runs N]     N rounds (default 15); about 1 min on a quiet 2-core box
+ * Start-up of the four commands firstmate's tools run most, in one run, variants interleaved
+ * round by round (who goes first rotates) so that load drifts hit them all alike:
+ *   guard     fm-guard.java in a busy home (a task in flight, a fresh beacon): prints nothing
+ *   drain     fm-wake-drain.java on an empty queue (same home): prints nothing
+ *   identity  FmLock.java identity <our pid>: one line
+ *   arm       fm-watch-arm.java until its status line `watcher: started ...` (then TERM)
+ *   status    fm-status.java in the busy home (no watcher holds the lock: the DOWN verdict, exit 1)
+ * each three ways:
+ *   direct    the script executed by path (the fast path: one JVM when the build is current)
+ *   jbang     ./jbang <script> (JBang's launcher JVM, then the script's)
+ *   jvm       the bare JVM command JBang execs (TestKit.javaCommand): the floor of the fast path
+ * beside a bare-JVM hello world (bench/hello.java compiled with javac, `java -cp dir hello`, no
+ * options), which every ratio divides by. Prints per variant the median wall time with its
+ * spread (min, p90, max) and the median CPU of the whole process tree (the arm's up to its
+ * status line); then direct/hello (target <= 2x; in CPU too, which load disturbs less),
+ * jbang/hello and jbang/direct.
+ * "hello picocli" is a picocli hello world with the arm's options: the floor of the arm.
+ *   bench/startup.java [--runs N] [--cds]   N rounds (default 11); about 2 min on a quiet 2-core box
+ *   --cds   also guard, identity and arm with an application class-data archive (one training
+ *           run each, -XX:ArchiveClassesAtExit), and what that saves against the bare JVM
  */
 class Startup {
+    static final List<String> COMMANDS = List.of("guard", "drain", "identity", "arm", "status");
+    static final Map<String, String> SCRIPTS = Map.of("guard", "fm-guard.java", "drain", "fm-wake-drain.java",
+            "identity", "FmLock.java", "arm", "fm-watch-arm.java", "status", "fm-status.java");
+
     public static void main(String[] args) throws Exception {
-        int runs = BenchKit.intArg(args, "--runs", 15);
+        int runs = BenchKit.intArg(args, "--runs", 11);
+        boolean cds = List.of(args).contains("--cds");
         Path root = TestKit.root();
-        Path home = BenchKit.tempHome("fm-bench-startup");
-        Map<String, String> env = Map.of("FM_HOME", home.toString());
         BenchKit.machine();
-        String guardOptions = optionsLine(root.resolve("fm-guard.java"));
-        if (!guardOptions.equals(optionsLine(root.resolve("bench/hello-opts.java")))) {
-            BenchKit.figure("warning", "bench/hello-opts.java's //JAVA_OPTIONS differ from fm-guard.java's",
-                    "copy the line over for a fair baseline");
+        Path busy = BenchKit.tempHome("fm-bench-busy");
+        Files.writeString(busy.resolve("state/task.meta"), "window=fleet:task\n");
+        Path armHome = BenchKit.tempHome("fm-bench-arm");
+        String self = Long.toString(ProcessHandle.current().pid());
+
+        List<String> bareGuard = TestKit.javaCommand("fm-guard.java");
+        Path helloDir = Files.createTempDirectory("fm-bench-hello");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> TestKit.deleteTree(helloDir)));
+        Path javac = Path.of(bareGuard.get(0)).resolveSibling("javac");
+        Process compile = new ProcessBuilder(javac.toString(), "-d", helloDir.toString(),
+                root.resolve("bench/hello.java").toString()).inheritIO().start();
+        if (compile.waitFor() != 0) throw new IllegalStateException("javac bench/hello.java failed");
+
+        Map<String, Variant> variants = new LinkedHashMap<>();
+        variants.put("hello", new Variant(List.of(bareGuard.get(0), "-cp", helloDir.toString(), "hello"), null, false));
+        variants.put("hello picocli", picocliHello(javac, helloDir));
+        for (String c : COMMANDS) {
+            String script = SCRIPTS.get(c);
+            List<String> extra = c.equals("identity") ? List.of("identity", self) : List.of();
+            Map<String, String> env = Map.of("FM_HOME", (c.equals("arm") ? armHome : busy).toString());
+            boolean arm = c.equals("arm");
+            List<String> direct = new ArrayList<>(List.of(root.resolve(script).toString()));
+            direct.addAll(extra);
+            List<String> jbang = new ArrayList<>(List.of(root.resolve("jbang").toString(), script));
+            jbang.addAll(extra);
+            variants.put(c + " direct", new Variant(direct, env, arm));
+            variants.put(c + " jbang", new Variant(jbang, env, arm));
+            variants.put(c + " jvm", new Variant(TestKit.command(script, extra.toArray(String[]::new)), env, arm));
+            if (cds && !c.equals("drain") && !c.equals("status")) {
+                variants.put(c + " jvm+cds", withArchive(c, TestKit.command(script, extra.toArray(String[]::new)), env, arm,
+                        helloDir, root));
+            }
         }
 
-        String jbang = root.resolve("jbang").toString();
-        Map<String, List<String>> viaJbang = new LinkedHashMap<>();
-        viaJbang.put("hello", List.of(jbang, "bench/hello.java"));
-        viaJbang.put("hello-opts", List.of(jbang, "bench/hello-opts.java"));
-        viaJbang.put("fm-guard", List.of(jbang, "fm-guard.java"));
-        viaJbang.put("fm-wake-drain", List.of(jbang, "fm-wake-drain.java"));
-        viaJbang.put("fm-status", List.of(jbang, "fm-status.java"));
-        Map<String, List<String>> bareJvm = new LinkedHashMap<>();
-        bareJvm.put("hello", TestKit.javaCommand("bench/hello.java"));
-        bareJvm.put("hello-opts", TestKit.javaCommand("bench/hello-opts.java"));
-        bareJvm.put("fm-guard", TestKit.javaCommand("fm-guard.java"));
-        bareJvm.put("fm-wake-drain", TestKit.javaCommand("fm-wake-drain.java"));
-        bareJvm.put("fm-status", TestKit.javaCommand("fm-status.java"));
-
-        measure("jbang", viaJbang, runs, env, root);
-        measure("jvm", bareJvm, runs, env, root);
-        BenchKit.figure("load after", BenchKit.loadAverage(), "");
-    }
-
-    private static void measure(String level, Map<String, List<String>> variants, int runs, Map<String, String> env,
-            Path root) throws Exception {
         Map<String, List<Double>> wall = new LinkedHashMap<>();
         Map<String, List<Double>> cpu = new LinkedHashMap<>();
         for (String v : variants.keySet()) {
@@ -64,39 +88,140 @@ class Startup {
             cpu.put(v, new ArrayList<>());
         }
         List<String> names = new ArrayList<>(variants.keySet());
-        for (int round = -2; round < runs; round++) { // two warm-up rounds: page cache, JBang's cache
+        for (int round = -2; round < runs; round++) { // two warm-up rounds: page cache, builds, launch caches
             for (int i = 0; i < names.size(); i++) {
-                String v = names.get(Math.floorMod(round + i, names.size())); // rotate who goes first
-                BenchKit.Run r = BenchKit.run(variants.get(v), env, root, 120);
-                String expected = v.startsWith("hello") ? "hello\n" : "";
-                boolean right = v.equals("fm-status") ? r.stdout().startsWith("supervision: idle - ") : r.stdout().equals(expected);
-                if (r.exit() != 0 || !right || !r.stderr().isEmpty()) {
-                    throw new IllegalStateException(level + " " + v + " misbehaved (exit " + r.exit() + "): stdout="
-                            + r.stdout() + " stderr=" + r.stderr());
-                }
+                String v = names.get(Math.floorMod(round + i, names.size()));
+                freshBeacon(busy); // the guard's home stays busy and healthy: it must print nothing
+                double[] m = variants.get(v).measure(v, root);
                 if (round < 0) continue;
-                wall.get(v).add(r.wallSeconds());
-                cpu.get(v).add(r.cpuSeconds());
+                wall.get(v).add(m[0]);
+                cpu.get(v).add(m[1]);
             }
         }
+
         for (String v : names) {
-            BenchKit.figure("startup " + level + " " + v, BenchKit.f(BenchKit.median(wall.get(v)), 3) + " s wall",
-                    "median of " + runs + "; p90 " + BenchKit.f(BenchKit.quantile(wall.get(v), 0.9), 3)
-                            + " s; cpu median " + BenchKit.f(BenchKit.median(cpu.get(v)), 2) + " s");
+            List<Double> w = wall.get(v);
+            BenchKit.figure("startup " + v, BenchKit.f(BenchKit.median(w), 3) + " s wall",
+                    "median of " + runs + "; min " + BenchKit.f(java.util.Collections.min(w), 3) + ", p90 "
+                            + BenchKit.f(BenchKit.quantile(w, 0.9), 3) + ", max " + BenchKit.f(BenchKit.max(w), 3)
+                            + "; cpu median " + BenchKit.f(BenchKit.median(cpu.get(v)), 3) + " s");
         }
-        for (String script : List.of("fm-guard", "fm-wake-drain", "fm-status")) {
-            for (String base : List.of("hello", "hello-opts")) {
-                double ratio = BenchKit.median(wall.get(script)) / BenchKit.median(wall.get(base));
-                double cpuRatio = BenchKit.median(cpu.get(script)) / BenchKit.median(cpu.get(base));
-                BenchKit.figure("startup " + level + " " + script + " / " + base, BenchKit.f(ratio, 2) + "x wall",
-                        "cpu " + BenchKit.f(cpuRatio, 2) + "x" + (level.equals("jbang") && base.equals("hello")
-                                ? "; target <= 1.15x wall" : ""));
+        double hello = BenchKit.median(wall.get("hello"));
+        double helloCpu = BenchKit.median(cpu.get("hello"));
+        for (String c : COMMANDS) {
+            double direct = BenchKit.median(wall.get(c + " direct"));
+            double jbang = BenchKit.median(wall.get(c + " jbang"));
+            double jvm = BenchKit.median(wall.get(c + " jvm"));
+            BenchKit.figure("startup " + c + " direct / hello", BenchKit.f(direct / hello, 2) + "x wall",
+                    "target <= 2x; cpu " + BenchKit.f(BenchKit.median(cpu.get(c + " direct")) / helloCpu, 2)
+                            + "x; jbang / hello " + BenchKit.f(jbang / hello, 2) + "x wall; jbang / direct "
+                            + BenchKit.f(jbang / direct, 1) + "x wall; direct - jvm " + BenchKit.f((direct - jvm) * 1000, 0) + " ms");
+            if (wall.containsKey(c + " jvm+cds")) {
+                double jvmCpu = BenchKit.median(cpu.get(c + " jvm"));
+                BenchKit.figure("startup " + c + " class-data sharing saves",
+                        BenchKit.f(100 * (jvmCpu - BenchKit.median(cpu.get(c + " jvm+cds"))) / jvmCpu, 0) + " % cpu",
+                        BenchKit.f(100 * (jvm - BenchKit.median(wall.get(c + " jvm+cds"))) / jvm, 0) + " % wall, against jvm");
             }
         }
+        BenchKit.figure("load after", BenchKit.loadAverage(), "");
     }
 
-    private static String optionsLine(Path script) throws java.io.IOException {
-        for (String line : Files.readAllLines(script)) if (line.startsWith("//JAVA_OPTIONS")) return line;
-        return "";
+    /** A picocli hello world with the arm's two options and JVM options: the floor of the arm. */
+    private static Variant picocliHello(Path javac, Path dir) throws Exception {
+        List<String> arm = TestKit.javaCommand("fm-watch-arm.java");
+        String picocli = null;
+        for (String e : arm.get(arm.indexOf("-classpath") + 1).split(java.io.File.pathSeparator)) {
+            if (e.contains("picocli")) picocli = e;
+        }
+        if (picocli == null) throw new IllegalStateException("fm-watch-arm.java's class path has no picocli");
+        Path src = Files.writeString(dir.resolve("picohello.java"), String.join("\n",
+                "import picocli.CommandLine;",
+                "@CommandLine.Command(name = \"hello\", mixinStandardHelpOptions = true, version = \"hello 1\")",
+                "public class picohello implements java.util.concurrent.Callable<Integer> {",
+                "    @CommandLine.Option(names = \"--attach\") boolean attach;",
+                "    @CommandLine.Option(names = \"--restart\") boolean restart;",
+                "    public Integer call() { System.out.println(\"hello\"); return 0; }",
+                "    public static void main(String[] a) { System.exit(new CommandLine(new picohello()).execute(a)); }",
+                "}", ""));
+        Process p = new ProcessBuilder(javac.toString(), "-cp", picocli, "-d", dir.toString(), src.toString()).inheritIO().start();
+        if (p.waitFor() != 0) throw new IllegalStateException("javac picohello.java failed");
+        List<String> cmd = new ArrayList<>(arm.subList(0, indexOfScript(arm)));
+        cmd.addAll(List.of("-cp", dir + java.io.File.pathSeparator + picocli, "picohello"));
+        return new Variant(cmd, null, false);
+    }
+
+    /**
+     * The bare JVM command with an application class-data archive, made by one training run of
+     * the same command (the arm's in a scratch home, where an immediate heartbeat ends it).
+     */
+    private static Variant withArchive(String name, List<String> bare, Map<String, String> env, boolean arm, Path dir,
+            Path root) throws Exception {
+        Path jsa = dir.resolve(name + ".jsa");
+        List<String> train = new ArrayList<>(bare);
+        train.add(1, "-XX:ArchiveClassesAtExit=" + jsa);
+        Map<String, String> trainEnv = new java.util.HashMap<>(env);
+        if (arm) {
+            trainEnv.put("FM_HOME", BenchKit.tempHome("fm-bench-train").toString());
+            trainEnv.put("FM_HEARTBEAT", "0");
+            trainEnv.put("FM_POLL", "0");
+        }
+        BenchKit.run(train, trainEnv, root, 120);
+        if (!Files.isRegularFile(jsa)) throw new IllegalStateException("the training run of " + name + " wrote no archive");
+        List<String> cmd = new ArrayList<>(bare);
+        cmd.addAll(1, List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:cds*=off"));
+        return new Variant(cmd, env, arm);
+    }
+
+    private static int indexOfScript(List<String> bare) {
+        for (int i = 0; i < bare.size(); i++) if (bare.get(i).startsWith("-Dfm.script=")) return i;
+        throw new IllegalStateException("no -Dfm.script in " + bare);
+    }
+
+    private static void freshBeacon(Path home) throws IOException {
+        Path beacon = home.resolve("state/.last-watcher-beat");
+        if (!Files.exists(beacon)) Files.createFile(beacon);
+        Files.setLastModifiedTime(beacon, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+    }
+
+    /** One way of starting one command; {@code untilFirstLine}: timed to its first stdout line, then TERM. */
+    record Variant(List<String> cmd, Map<String, String> env, boolean untilFirstLine) {
+        /** Wall seconds, and CPU seconds of the process tree (for the arm: up to its status line). */
+        double[] measure(String name, Path root) throws Exception {
+            if (!untilFirstLine) {
+                BenchKit.Run r = BenchKit.run(cmd, env, root, 300);
+                boolean identity = name.startsWith("identity");
+                boolean status = name.startsWith("status");
+                String expected = name.startsWith("hello") ? "hello\n" : "";
+                boolean ok = r.exit() == (status ? 1 : 0) && r.stderr().isEmpty()
+                        && (identity ? r.stdout().startsWith("fm-java-") : status
+                                ? r.stdout().startsWith("supervision: DOWN - ") : r.stdout().equals(expected));
+                if (!ok) {
+                    throw new IllegalStateException(name + " misbehaved (exit " + r.exit() + "): stdout=" + r.stdout()
+                            + " stderr=" + r.stderr());
+                }
+                return new double[] {r.wallSeconds(), r.cpuSeconds()};
+            }
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile());
+            pb.environment().keySet().removeIf(k -> k.startsWith("FM_"));
+            pb.environment().putAll(env);
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+            long t0 = System.nanoTime();
+            Process p = pb.start();
+            String line;
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                line = r.readLine();
+                double wall = (System.nanoTime() - t0) / 1e9;
+                // CPU so far: the process's own (it exec'd the JVM, the times stay) and what it reaped
+                // (the JBang launcher JVM of ./jbang, the first line's `env`).
+                double cpu = (BenchKit.ownTicks(p.pid()) + BenchKit.reapedTicks(p.pid())) * BenchKit.TICK_SECONDS;
+                p.destroy(); // TERM: the arm releases the lock and exits 143
+                if (!p.waitFor(60, TimeUnit.SECONDS)) p.destroyForcibly();
+                if (line == null || !line.startsWith("watcher: started pid=" + p.pid() + " ")) {
+                    throw new IllegalStateException(name + " misbehaved: first line " + line);
+                }
+                return new double[] {wall, cpu};
+            }
+        }
     }
 }

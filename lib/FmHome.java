@@ -6,8 +6,9 @@ import java.util.Optional;
 /**
  * Where a home's files are (overview.md "Environment", state.md).
  *
- * The checkout (where fm-watch.java lives) is found, in order: the {@code fm.script} system
- * property that a script's first line passes when run directly ({@code ./fm-watch.java});
+ * The checkout (where fm-watch.java lives) is found, in order: the directory of the real path of
+ * the {@code fm.script} system property, which every direct run passes ({@code ./fm-watch.java},
+ * a symlink to it, the launch cache of lib/launch.sh);
  * else the current directory when it holds fm-watch.java ({@code jbang fm-watch.java} or an
  * alias, run from the checkout); else FM_HOME when it holds fm-watch.java. Every way of
  * running from one checkout therefore yields the same real path. When none applies we say
@@ -73,7 +74,8 @@ final class FmHome {
     private static Optional<Path> checkoutDir(Knobs knobs) {
         String script = System.getProperty("fm.script");
         if (script != null && !script.isEmpty()) {
-            Path dir = Path.of(script).toAbsolutePath().getParent();
+            // The script's own real path: a symlink to it (in ~/bin) names the checkout it points into.
+            Path dir = canonical(Path.of(script)).getParent();
             if (dir != null && Files.isRegularFile(dir.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(dir));
         }
         Path cwd = Path.of("").toAbsolutePath();

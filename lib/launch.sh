@@ -1,0 +1,87 @@
+# The start of every command executed directly (./fm-guard.java, a symlink to it, a path from
+# elsewhere). The first line of each root script execs `/bin/sh lib/launch.sh <script> <args>`;
+# this file then execs the command's JVM itself when the launch cache says the build is current,
+# so a command costs one JVM start instead of two (JBang's launcher JVM, then ours).
+#
+# The launch cache is .fm-launch/<script>.sh in the checkout, written by lib/LaunchCache.java:
+# fm_fresh() lists every input of the last build (each source, through //SOURCES; the jars;
+# the java that JBang's choice followed) and fm_run() execs the JVM command JBang would exec.
+# The cache's mtime is set to before the build started, so a source edited during or after the
+# build is newer than the cache. Checking costs no fork: only built-ins ([ -nt ], [ -ef ], [ -f ]).
+# Anything off (a missing cache, an edit, a cleared JBang cache, another java) takes the slow path:
+# LaunchCache.java rebuilds under a lock and rewrites the cache, then we exec the fresh command;
+# if that fails, `./jbang` runs the script, so its own errors (a compile error) reach the user.
+#
+# Every step execs: the JVM keeps the pid of `./fm-guard.java &`. This runs under /bin/sh; keep
+# it POSIX. Variables start with fm_ and nothing is exported, so the JVM's environment is the
+# caller's. Knobs: JAVA_HOME and PATH (which java, as ./jbang picks it), FM_DEBUG=1 (the slow
+# path says why it could not cache).
+
+fm_script=$1
+shift
+fm_dir=${fm_script%/*}
+fm_cache_dir=$fm_dir/.fm-launch
+fm_cache=$fm_cache_dir/${fm_script##*/}.sh
+
+# The java ./jbang would run JBang with now: JAVA_HOME's when it has one, else the first java on
+# PATH (an empty entry is the current directory, as for the shell's own lookup).
+fm_pick_java() {
+  fm_java=
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+    fm_java=$JAVA_HOME/bin/java
+    return 0
+  fi
+  set -f
+  IFS=:
+  for fm_d in ${PATH:-}; do
+    [ -n "$fm_d" ] || fm_d=.
+    if [ -f "$fm_d/java" ] && [ -x "$fm_d/java" ]; then
+      fm_java=$fm_d/java
+      break
+    fi
+  done
+  IFS=' 	
+'
+  set +f
+  [ -n "$fm_java" ]
+}
+
+# The checks the cache's fm_fresh() calls.
+fm_in() { [ -f "$1" ] && ! [ "$1" -nt "$fm_cache" ]; } # a source: present, not edited since the build began
+fm_jar() { [ -f "$1" ] && [ -r "$1" ]; }               # a jar: `jbang cache clear` removes it
+fm_jdk() { fm_pick_java && [ "$fm_java" -ef "$1" ]; }  # the java JBang's choice followed is the same file
+fm_self() { [ "$fm_script" -ef "$1" ]; }               # the cache was written for this very script
+
+# Sources the cache and runs the command when it is current; returns when it is not. `command .`
+# keeps a damaged cache from ending this shell; its complaint is not shown (the slow path mends it).
+fm_try() {
+  fm_format=
+  [ -f "$fm_cache" ] && command . "$fm_cache" 2>/dev/null && [ "$fm_format" = 1 ] && fm_fresh && fm_run "$@"
+}
+
+# The slow path's builder, only where the cache can be written (else straight to JBang). It runs
+# from the jar it compiled of itself while that is not older than its source (a plain JVM start),
+# else in source mode (about 2 CPU-s of javac). Its one line on stderr is shown with FM_DEBUG=1.
+fm_build() {
+  if [ -d "$fm_cache_dir" ]; then
+    [ -w "$fm_cache_dir" ] || return 1
+  else
+    [ -w "$fm_dir" ] || return 1
+  fi
+  fm_pick_java || return 1
+  fm_helper=$fm_cache_dir/LaunchCache.jar
+  if [ -f "$fm_helper" ] && ! [ "$fm_dir/lib/LaunchCache.java" -nt "$fm_helper" ]; then
+    set -- -classpath "$fm_helper" LaunchCache
+  else
+    set -- "$fm_dir/lib/LaunchCache.java"
+  fi
+  if [ "${FM_DEBUG:-}" = 1 ]; then
+    "$fm_java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$@" "$fm_script" "$fm_java" </dev/null >/dev/null
+  else
+    "$fm_java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$@" "$fm_script" "$fm_java" </dev/null >/dev/null 2>&1
+  fi
+}
+
+fm_try "$@"
+fm_build && fm_try "$@"
+exec "$fm_dir/jbang" -Dfm.script="$fm_script" "$fm_script" "$@"
