@@ -398,7 +398,7 @@ class QueueSafetyTest {
         }
         TestKit.Result dead = guard();
         assertEquals(0, dead.exit());
-        assertEquals(Guard.QUEUED + "\n", dead.stderr());
+        assertEquals("WARNING: queued wakes pending - drain them with jbang fm-wake-drain.java before anything else.\n", dead.stderr());
         assertEquals(5, drain().lines().size());
         assertEquals("", guard().stderr());
     }
