@@ -276,7 +276,8 @@ class LedgerTest {
                 case "link" -> Files.createSymbolicLink(ledger(), foreign);
                 default -> Files.move(fifo, ledger());
             }
-            Path status = Files.writeString(state.resolve("t.status"), "working " + kind + "\n");
+            // One status file per kind: two writes of one size within one second would look unchanged.
+            Path status = Files.writeString(state.resolve(kind + ".status"), "working\n");
             TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), env(), home, LIMIT);
             assertEquals(new TestKit.Result(0, "signal: " + status + "\n", ""), r, kind);
         }
