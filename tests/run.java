@@ -93,7 +93,19 @@ class run {
         AtomicInteger failed = new AtomicInteger();
         AtomicInteger skipped = new AtomicInteger();
         long started = System.nanoTime();
+        Map<String, Long> startedAt = new java.util.concurrent.ConcurrentHashMap<>();
         TestExecutionListener report = new TestExecutionListener() {
+            @Override
+            public void executionStarted(TestIdentifier id) {
+                startedAt.put(id.getUniqueId(), System.nanoTime());
+            }
+
+            /** How long the test took, so a slow class shows itself in every CI log. */
+            private String took(TestIdentifier id) {
+                Long t = startedAt.remove(id.getUniqueId());
+                return t == null ? "" : String.format(" (%.1fs)", (System.nanoTime() - t) / 1e9);
+            }
+
             @Override
             public void executionSkipped(TestIdentifier id, String reason) {
                 notRun(id, "skipped: " + reason);
@@ -117,10 +129,10 @@ class run {
                 String name = displayName(id);
                 if (ok) {
                     passed.incrementAndGet();
-                    System.out.println("ok   " + name);
+                    System.out.println("ok   " + name + took(id));
                 } else {
                     failed.incrementAndGet();
-                    System.out.println("FAIL " + name);
+                    System.out.println("FAIL " + name + took(id));
                     result.getThrowable().ifPresent(t -> t.printStackTrace(System.out));
                 }
                 System.out.flush();
