@@ -75,10 +75,39 @@ class run {
             // The bash tools' pid-identity lines are written by ps itself in the tests (issue 14).
             new String[] {"ps", "install procps (Debian/Ubuntu: apt-get install procps)"});
 
+    /**
+     * A shell without job control starts `cmd &` with INT ignored, and an ignored signal stays
+     * ignored in every process the tests start: the signal tests would fail for a reason that
+     * has nothing to do with the code. Say so before anything runs.
+     */
+    static String ignoredSignals() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (!line.startsWith("SigIgn:")) continue;
+                long mask = Long.parseUnsignedLong(line.substring(7).strip(), 16);
+                List<String> names = new ArrayList<>();
+                if ((mask & (1L << 0)) != 0) names.add("HUP");
+                if ((mask & (1L << 1)) != 0) names.add("INT");
+                if ((mask & (1L << 14)) != 0) names.add("TERM");
+                if (names.isEmpty()) return null;
+                return String.join(", ", names) + " ignored in this process (started with & by a shell without job control,"
+                        + " or under nohup); the signal tests need them: run in the foreground, or under `set -m`";
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // no /proc: the missing-prerequisite check names it
+        }
+        return null;
+    }
+
     public static void main(String[] args) throws Exception {
         String missing = missingPrerequisite();
         if (missing != null) {
             System.out.println("tests: " + missing);
+            System.exit(1);
+        }
+        String ignored = ignoredSignals();
+        if (ignored != null) {
+            System.out.println("tests: " + ignored);
             System.exit(1);
         }
         Path root = Path.of(run.class.getProtectionDomain().getCodeSource().getLocation().toURI());
