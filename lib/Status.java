@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java CheckTrust.java DrainFile.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java StateFiles.java WakeQueue.java
+//SOURCES ../FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java WakeQueue.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -86,7 +86,7 @@ final class Status {
         all.put("sentence", sentence);
         all.put("next", next);
         all.putAll(json);
-        return Json.write(all);
+        return JsonWriter.write(all);
     }
 
     /** No home at all: say so in the status's own form. */
@@ -143,7 +143,7 @@ final class Status {
         json.put("tasks", tasks);
 
         // The queue: anything pending is to be drained first.
-        Queue q = queue(home);
+        PendingWakes q = PendingWakes.of(home);
         facts.add("queue: " + q.describe());
         json.put("queue", q.json());
 
@@ -408,89 +408,6 @@ final class Status {
         return v == null ? "missing" : expected.equals(v) ? "matches" : "differs";
     }
 
-    // ------------------------------------------------------------------ the queue
-
-    /** Pending records (queue plus the files of drains that died), the oldest's age, or why unknown. */
-    record Queue(long pending, Long oldestEpoch, String problem) {
-        String describe() {
-            if (problem != null) return "cannot read it (" + problem + "); run the drain to learn more";
-            if (pending == 0) return "empty";
-            String age = oldestEpoch == null ? "?" : Long.toString(Math.max(0, Instant.now().getEpochSecond() - oldestEpoch));
-            return pending + " record(s) pending, oldest " + age + "s";
-        }
-
-        Map<String, Object> json() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("pending", problem != null ? -1L : pending);
-            m.put("oldestSeconds", oldestEpoch == null ? null : Math.max(0, Instant.now().getEpochSecond() - oldestEpoch));
-            m.put("problem", problem);
-            return m;
-        }
-    }
-
-    private static Queue queue(FmHome home) {
-        long[] acc = {0, Long.MAX_VALUE};
-        try {
-            count(home.wakeQueue(), acc);
-            try (DirectoryStream<Path> d = Files.newDirectoryStream(home.state, DrainFile.PREFIX + "*")) {
-                // A live drain is printing its file right now; a dead one's is put back by the next drain.
-                for (Path p : d) if (DrainFile.parse(p).ownerGone()) count(p, acc);
-            } catch (NoSuchFileException e) {
-                // no state directory: nothing queued
-            }
-        } catch (IOException | RuntimeException e) {
-            return new Queue(-1, null, reason(e));
-        }
-        return new Queue(acc[0], acc[1] == Long.MAX_VALUE ? null : acc[1], null);
-    }
-
-    /** Counts the records of one file as the drain would see them (five tab-separated fields). */
-    private static void count(Path file, long[] acc) throws IOException {
-        BasicFileAttributes a;
-        try {
-            a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (NoSuchFileException e) {
-            return;
-        }
-        if (!a.isRegularFile()) throw new IOException(file.getFileName() + " is not a regular file");
-        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-            byte[] buf = new byte[1 << 16];
-            int tabs = 0;
-            long epoch = 0;
-            boolean digits = true;
-            boolean any = false;
-            for (int n; (n = in.read(buf)) > 0; ) {
-                for (int i = 0; i < n; i++) {
-                    byte b = buf[i];
-                    if (b == '\n') {
-                        if (tabs >= 4) {
-                            acc[0]++;
-                            if (digits && any && epoch > 0) acc[1] = Math.min(acc[1], epoch);
-                        }
-                        tabs = 0;
-                        epoch = 0;
-                        digits = true;
-                        any = false;
-                    } else if (b == '\t') {
-                        tabs++;
-                    } else if (tabs == 0 && digits) {
-                        if (b >= '0' && b <= '9' && epoch < 1_000_000_000_000L) {
-                            epoch = epoch * 10 + (b - '0');
-                            any = true;
-                        } else {
-                            digits = false;
-                        }
-                    }
-                }
-            }
-            // A last line without its newline: the drain still reads it as a record.
-            if (tabs >= 4) {
-                acc[0]++;
-                if (digits && any && epoch > 0) acc[1] = Math.min(acc[1], epoch);
-            }
-        }
-    }
-
     // ------------------------------------------------------------------ blind windows
 
     /** Windows of tasks in flight whose captures are failing right now (their .blind-<key> count). */
@@ -588,67 +505,9 @@ final class Status {
         return s.matches("[A-Za-z0-9_./:@%+=,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
     }
 
-    private static String reason(Exception e) {
+    static String reason(Exception e) {
         if (e instanceof AccessDeniedException) return "permission denied";
         if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
         return e.getMessage() != null ? e.getMessage().replaceAll("[\\r\\n]+", " ") : e.getClass().getSimpleName();
-    }
-
-    /** The few JSON shapes we print: maps, lists, strings, numbers, booleans, null. */
-    static final class Json {
-        private Json() {}
-
-        static String write(Object v) {
-            StringBuilder b = new StringBuilder();
-            value(b, v);
-            return b.toString();
-        }
-
-        private static void value(StringBuilder b, Object v) {
-            if (v == null) {
-                b.append("null");
-            } else if (v instanceof Map<?, ?> m) {
-                b.append('{');
-                boolean first = true;
-                for (Map.Entry<?, ?> e : m.entrySet()) {
-                    if (!first) b.append(',');
-                    first = false;
-                    string(b, e.getKey().toString());
-                    b.append(':');
-                    value(b, e.getValue());
-                }
-                b.append('}');
-            } else if (v instanceof List<?> l) {
-                b.append('[');
-                for (int i = 0; i < l.size(); i++) {
-                    if (i > 0) b.append(',');
-                    value(b, l.get(i));
-                }
-                b.append(']');
-            } else if (v instanceof Number || v instanceof Boolean) {
-                b.append(v);
-            } else {
-                string(b, v.toString());
-            }
-        }
-
-        private static void string(StringBuilder b, String s) {
-            b.append('"');
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                switch (c) {
-                    case '"' -> b.append("\\\"");
-                    case '\\' -> b.append("\\\\");
-                    case '\n' -> b.append("\\n");
-                    case '\r' -> b.append("\\r");
-                    case '\t' -> b.append("\\t");
-                    default -> {
-                        if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
-                        else b.append(c);
-                    }
-                }
-            }
-            b.append('"');
-        }
     }
 }
