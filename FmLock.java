@@ -163,8 +163,12 @@ final class FmLock {
             // so nothing can replace the link between this check and the removal.
             if (stillHeld()) {
                 deleteQuietly(lock);
+            } else if (owner.equals(readLink(lock))) {
+                // The link still points at our directory but its pid names someone else: that is
+                // now their lock, written through our token; an evicted holder leaves it as found.
+                return;
             }
-            // Our owner directory is ours alone either way; leave nothing behind.
+            // Unlinked, our owner directory is ours alone; leave nothing behind.
             removeOwnerDir(owner);
         }
     }

@@ -128,7 +128,7 @@ class WatcherLockTest {
         Process p = rig.start();
         rig.awaitPolling(p);
         Path lock = rig.state.resolve(".watch.lock");
-        Path ourOwner = Files.readSymbolicLink(lock);
+        Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
         Process other = rig.kit.sleeper();
         Files.delete(lock); // the link only
         Files.createDirectory(lock);
@@ -147,6 +147,33 @@ class WatcherLockTest {
         assertEquals(other.pid() + "\n", Files.readString(lock.resolve("pid")));
         assertEquals(stamp, Files.getLastModifiedTime(lock.resolve("pid")));
         assertFalse(Files.exists(ourOwner), "the evicted watcher still cleans up its own token");
+    }
+
+    @Test
+    void aLockWhosePidNowNamesSomeoneElseIsLeftExactlyAsFound() throws Exception {
+        Process p = rig.start();
+        rig.awaitPolling(p);
+        Path lock = rig.state.resolve(".watch.lock");
+        Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
+        Process other = rig.kit.sleeper();
+        List<String> files; // listed first: the watcher may leave the moment the pid changes
+        try (Stream<Path> s = Files.list(ourOwner)) {
+            files = s.map(x -> x.getFileName().toString()).sorted().toList();
+        }
+        // Through the link: the owner directory is still ours, but its pid names someone else.
+        Files.writeString(lock.resolve("pid"), other.pid() + "\n");
+        FileTime stamp = Files.getLastModifiedTime(lock.resolve("pid"));
+
+        TestKit.Result r = TestKit.finish(p, LIMIT);
+
+        assertEquals(new TestKit.Result(0, "", ""), r);
+        assertEquals(ourOwner, lock.resolveSibling(Files.readSymbolicLink(lock)), "the link is left pointing where it pointed");
+        try (Stream<Path> s = Files.list(ourOwner)) {
+            assertEquals(files, s.map(x -> x.getFileName().toString()).sorted().toList(), "nothing in it removed");
+        }
+        assertEquals(other.pid() + "\n", Files.readString(lock.resolve("pid")));
+        assertEquals(stamp, Files.getLastModifiedTime(lock.resolve("pid")));
+        assertEquals(other.pid(), FmLock.holderPid(lock).orElse(-1), "the lock still names the other process");
     }
 
     @Test
