@@ -91,15 +91,17 @@ final class FmProc {
         } catch (IOException | RuntimeException e) {
             return false;
         }
+        // Mounts stack: the last proc mount on /proc is the one we see.
+        Boolean visible = null;
         for (String m : mounts) {
             String[] f = m.split(" ");
             if (f.length < 4 || !f[1].equals("/proc") || !f[2].equals("proc")) continue;
+            visible = true;
             for (String opt : f[3].split(",")) {
-                if (opt.startsWith("hidepid=") && !opt.equals("hidepid=0") && !opt.equals("hidepid=off")) return false;
+                if (opt.startsWith("hidepid=") && !opt.equals("hidepid=0") && !opt.equals("hidepid=off")) visible = false;
             }
-            return true;
         }
-        return false;
+        return visible != null && visible;
     }
 
     /** {@code kill -0} through the shell's builtin: exit 0 or "not permitted" mean the process exists. */
