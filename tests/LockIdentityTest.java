@@ -50,9 +50,6 @@ class LockIdentityTest {
         TestKit.Lines holder = javaHolder(lock);
         long pid = holder.process.pid();
         Path owner = Files.readSymbolicLink(lock);
-        // Its identity was recorded when the lock was claimed, without any help from a caller.
-        String recorded = Files.readString(owner.resolve("pid-identity")).strip();
-        assertEquals(FmProc.identity(pid).orElseThrow(), recorded);
         stepTheClock(lock, pid);
         FmLock.Attempt a = FmLock.tryAcquire(lock, Duration.ZERO);
         a.held().ifPresent(FmLock.Held::close);
@@ -62,6 +59,8 @@ class LockIdentityTest {
         assertEquals("held pid=" + pid + "\n", rival.stdout(), rival.stderr());
         assertEquals(owner, Files.readSymbolicLink(lock));
         assertTrue(holder.process.isAlive());
+        // What proved it: its identity, recorded when the lock was claimed, with no caller's help.
+        assertEquals(FmProc.identity(pid).orElseThrow() + "\n", Files.readString(owner.resolve("pid-identity")));
     }
 
     @Test
