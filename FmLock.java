@@ -291,7 +291,7 @@ final class FmLock {
         Snapshot seen = Snapshot.of(lock);
         // Gone already (its holder released it): nothing to steal. Without this, a create that
         // fails for any other reason recursed into <lock>.steal.steal... until the stack overflowed.
-        if (seen.form == Form.ABSENT) return Attempt.lost(OptionalLong.empty());
+        if (seen.form == Form.ABSENT) return createUnderStealMutex(lock);
         if (seen.isHeldBy(midAcquireFloor)) return Attempt.lost(seen.pid);
         if (seen.form == Form.OTHER) return Attempt.lost(OptionalLong.empty()); // never ours to remove
 
@@ -312,6 +312,32 @@ final class FmLock {
             Snapshot last = Snapshot.of(lock);
             if (!last.sameLockAs(seen) || last.isHeldBy(midAcquireFloor)) return Attempt.lost(last.pid);
             removeAbandoned(lock, last);
+            Optional<Held> mine;
+            try {
+                mine = create(lock, steal.ownerDir());
+            } catch (Refused r) {
+                return Attempt.refused(r.getMessage());
+            }
+            return mine.map(FmLock::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+        }
+    }
+
+    /**
+     * No lock, yet our create failed: usually a steal mutex stood in the way (a release or a
+     * reclaim in progress). If its taker died with it (SIGKILL in a release), every create
+     * would back off from it forever, and with no lock there is nothing abandoned to start a
+     * steal from. So take the mutex ourselves (reclaiming a dead taker's through its own steal
+     * mutex) and create under it, exactly as a stealer does after removing a dead lock.
+     */
+    private static Attempt createUnderStealMutex(Path lock) {
+        Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
+        if (!Files.exists(stealPath, LinkOption.NOFOLLOW_LINKS)) return Attempt.lost(OptionalLong.empty());
+        Attempt mutex = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
+        if (mutex.refusal().isPresent()) return mutex;
+        if (!mutex.acquired()) return Attempt.lost(OptionalLong.empty());
+        try (Held steal = mutex.held().get()) {
+            Snapshot now = Snapshot.of(lock);
+            if (now.form != Form.ABSENT || !steal.stillHeld()) return Attempt.lost(now.pid);
             Optional<Held> mine;
             try {
                 mine = create(lock, steal.ownerDir());

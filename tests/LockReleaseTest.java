@@ -119,4 +119,38 @@ class LockReleaseTest {
         }
         assertEquals(List.of("l.owner.bash", "other.owner.x"), FmLockTest.names(dir));
     }
+
+    /**
+     * A release now takes the steal mutex, so a SIGKILL there can leave the mutex behind with no
+     * lock at all. Every create backs off from a steal mutex, and with no lock there is nothing
+     * abandoned to reclaim: without care that wedges the lock forever.
+     */
+    @Test
+    void aStealMutexLeftByAReleaseKilledMidwayDoesNotWedgeTheLock() throws Exception {
+        Path dir = kit.tempDir("fm-release");
+        Path lock = dir.resolve("l");
+        Path steal = dir.resolve("l.steal");
+        try (LockRaceTest.Debuggee d = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "1")) {
+            d.stopAt("FmLock.deleteQuietly", 2); // link removed; the mutex's own removal comes next
+            d.go();
+            d.awaitStop();
+            assertFalse(Files.exists(lock, LinkOption.NOFOLLOW_LINKS), "stopped after the link went");
+            assertEquals(d.pid() + "\n", Files.readString(steal.resolve("pid")), "stopped holding the steal mutex");
+            d.process().destroyForcibly();
+            assertTrue(d.process().waitFor(30, TimeUnit.SECONDS));
+        }
+        // The same state by hand (an older tool's stealer killed after its removal), then both ways in.
+        for (boolean byHand : List.of(false, true)) {
+            if (byHand) FmLockTest.linkLock(steal, "dead", FmLockTest.deadPid() + "\n");
+            assertTrue(Files.exists(steal, LinkOption.NOFOLLOW_LINKS));
+            try (FmLock.Held h = FmLock.tryAcquire(lock, Duration.ZERO).held().orElseThrow()) {
+                assertTrue(h.stillHeld());
+            }
+            assertFalse(Files.exists(steal, LinkOption.NOFOLLOW_LINKS), "the dead mutex was reclaimed");
+        }
+        FmLockTest.linkLock(steal, "dead2", FmLockTest.deadPid() + "\n");
+        TestKit.Result r = kit.run(TestKit.command("FmLock.java", "try-acquire", lock.toString()), Map.of(), null, LIMIT);
+        assertTrue(r.stdout().startsWith("acquired pid="), r.stdout() + r.stderr());
+        assertEquals(List.of(), FmLockTest.names(dir));
+    }
 }
