@@ -146,4 +146,32 @@ class LockIdentityTest {
         TestKit.Result r = kit.run(attempt, STALE_ZERO, null, LIMIT);
         assertTrue(r.stdout().startsWith("acquired pid="), r.stdout() + r.stderr());
     }
+
+    /**
+     * A bash watcher's lock: its ps line's start moved with the clock step, its command line did
+     * not. The live process whose command line is the recorded one keeps the lock; one running
+     * another command is a recycled pid and is reclaimed, whatever the clock says.
+     */
+    @Test
+    void aBashLineWhoseCommandIsTheLiveOneKeepsItsHolderAcrossAClockStep() throws Exception {
+        Path dir = kit.tempDir("fm-ident");
+        Process holder = kit.sleeper();
+        long pid = holder.pid();
+        assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(pid).isPresent()));
+        java.time.Instant start = FmProc.startOf(pid).orElseThrow();
+        String shiftedStart = BashIdentity.lstart(start.plusSeconds(10), java.time.ZoneId.systemDefault());
+        Path same = FmLockTest.dirLock(dir.resolve("same"), pid + "\n");
+        Files.writeString(same.resolve("pid-identity"), shiftedStart + " " + BashIdentity.commandLine(pid).orElseThrow() + "\n");
+        stepTheClock(same, pid);
+        FmLock.Attempt a = FmLock.tryAcquire(same, Duration.ZERO);
+        a.held().ifPresent(FmLock.Held::close);
+        assertFalse(a.acquired(), "a live bash watcher was robbed after a clock step");
+        Path other = FmLockTest.dirLock(dir.resolve("other"), pid + "\n");
+        Files.writeString(other.resolve("pid-identity"), BashIdentity.lstart(start, java.time.ZoneId.systemDefault())
+                + " bash /opt/firstmate/fm-watch.sh\n");
+        try (FmLock.Held h = FmLock.tryAcquire(other, Duration.ZERO).held().orElseThrow()) {
+            assertTrue(h.stillHeld());
+        }
+        assertTrue(holder.isAlive());
+    }
 }
