@@ -26,7 +26,9 @@ import java.util.OptionalLong;
  *
  * INVARIANT: at most one acquirer holds a lock at any moment. A holder is whoever created
  * the link {@code <lock> -> <lock>.owner.<random>} and then claimed it; the owner directory,
- * not the pid, is the token, so threads of one JVM are as distinct as processes.
+ * not the pid, is the token, so threads of one JVM are as distinct as processes. Each token
+ * holds our pid and identity (FmProc, fm-java-2) before its link exists, so a live holder can
+ * always prove itself; a release removes the link under the steal mutex.
  * Every step below that removes something re-reads what it is about to remove first; the
  * races each check defends are named where the check is.
  *

@@ -19,7 +19,9 @@ import java.util.concurrent.TimeUnit;
  *
  * Liveness is "the process exists", read through {@link ProcessHandle}, which on Linux looks
  * at /proc and so sees other users' processes too: a process we may not signal is still
- * alive. A zombie counts as alive, as it does for {@code kill -0} in the bash tools.
+ * alive. Where /proc hides processes (hidepid) or is missing, {@code kill -0} decides what
+ * ProcessHandle cannot see. A zombie counts as alive, as it does for {@code kill -0} in the
+ * bash tools.
  */
 final class FmProc {
     private FmProc() {}
