@@ -26,7 +26,9 @@ import java.util.OptionalLong;
  *
  * INVARIANT: at most one acquirer holds a lock at any moment. A holder is whoever created
  * the link {@code <lock> -> <lock>.owner.<random>} and then claimed it; the owner directory,
- * not the pid, is the token, so threads of one JVM are as distinct as processes.
+ * not the pid, is the token, so threads of one JVM are as distinct as processes. Each token
+ * holds our pid and identity (FmProc, fm-java-2) before its link exists, so a live holder can
+ * always prove itself; a release removes the link under the steal mutex.
  * Every step below that removes something re-reads what it is about to remove first; the
  * races each check defends are named where the check is.
  *
@@ -49,6 +51,10 @@ final class FmLock {
     static final Duration SHUTDOWN_FENCE_WAIT = Duration.ofSeconds(3);
 
     private static final long MY_PID = ProcessHandle.current().pid();
+    /** How long a release waits for the steal mutex before it leaves the link to be reclaimed. */
+    static final Duration RELEASE_MUTEX_WAIT = Duration.ofSeconds(5);
+    /** Our identity line, recorded in every owner directory before its link exists (computed once). */
+    private static volatile String myIdentity;
     /**
      * Every lock this process holds right now: a JVM-wide fact. One shutdown hook releases
      * whatever is still held when TERM, INT or HUP ends the JVM mid-work, so a signal never
@@ -159,17 +165,44 @@ final class FmLock {
             released = true;
             HELD.remove(this);
             // Only the holder releases: the link must still point at our token and the token
-            // must still name us. Nobody can take a lock from a live, identity-matching holder,
-            // so nothing can replace the link between this check and the removal.
-            if (stillHeld()) {
-                deleteQuietly(lock);
-            } else if (owner.equals(readLink(lock))) {
+            // must still name us. Race: a stealer that wrongly judged us dead could replace the
+            // link between that check and the removal, so the check and the removal happen under
+            // the steal mutex every stealer must hold. The mutex itself is released plainly
+            // (guarding it would need a mutex of its own, without end).
+            if (isStealMutex(lock)) {
+                if (stillHeld()) deleteQuietly(lock);
+            } else {
+                releaseUnderStealMutex();
+            }
+            if (owner.equals(readLink(lock)) && !stillHeld()) {
                 // The link still points at our directory but its pid names someone else: that is
                 // now their lock, written through our token; an evicted holder leaves it as found.
                 return;
             }
-            // Unlinked, our owner directory is ours alone; leave nothing behind.
+            // Otherwise our owner directory is ours alone; leave nothing behind. (A link we
+            // could not remove then dangles, and is reclaimed like any pid-less lock.)
             removeOwnerDir(owner);
+        }
+
+        /** Removes our link while holding {@code <lock>.steal}, so no steal can interleave. */
+        private void releaseUnderStealMutex() {
+            Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
+            long deadline = System.nanoTime() + RELEASE_MUTEX_WAIT.toNanos();
+            while (true) {
+                Attempt m = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
+                if (m.acquired()) {
+                    try (Held mutex = m.held().get()) {
+                        if (mutex.stillHeld() && stillHeld()) deleteQuietly(lock);
+                    }
+                    return;
+                }
+                if (!stillHeld()) return; // no longer ours: nothing of ours to remove
+                if (m.refusal().isPresent() || System.nanoTime() >= deadline) {
+                    debug("left " + lock + " to be reclaimed: its steal mutex stayed taken");
+                    return;
+                }
+                FmProc.sleepQuietly(10);
+            }
         }
     }
 
@@ -211,6 +244,20 @@ final class FmLock {
         }
     }
 
+    private static boolean isStealMutex(Path lock) {
+        return lock.getFileName().toString().endsWith(".steal");
+    }
+
+    /** Our identity line, or empty where the system will not give one. */
+    private static Optional<String> myIdentity() {
+        String id = myIdentity;
+        if (id == null) {
+            id = FmProc.identity(MY_PID).orElse("");
+            myIdentity = id;
+        }
+        return id.isEmpty() ? Optional.empty() : Optional.of(id);
+    }
+
     // ------------------------------------------------------------------ acquire
 
     /** One acquire (lock.md "Acquire, once"), with the stale threshold from FM_LOCK_STALE_AFTER. */
@@ -246,12 +293,12 @@ final class FmLock {
         } catch (Refused r) {
             return Attempt.refused(r.getMessage());
         }
-        if (created.isPresent()) return Attempt.won(created.get());
+        if (created.isPresent()) return won(created.get());
 
         Snapshot seen = Snapshot.of(lock);
         // Gone already (its holder released it): nothing to steal. Without this, a create that
         // fails for any other reason recursed into <lock>.steal.steal... until the stack overflowed.
-        if (seen.form == Form.ABSENT) return Attempt.lost(OptionalLong.empty());
+        if (seen.form == Form.ABSENT) return createUnderStealMutex(lock);
         if (seen.isHeldBy(midAcquireFloor)) return Attempt.lost(seen.pid);
         if (seen.form == Form.OTHER) return Attempt.lost(OptionalLong.empty()); // never ours to remove
 
@@ -278,7 +325,77 @@ final class FmLock {
             } catch (Refused r) {
                 return Attempt.refused(r.getMessage());
             }
-            return mine.map(Attempt::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+            return mine.map(FmLock::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+        }
+    }
+
+    /**
+     * No lock, yet our create failed: usually a steal mutex stood in the way (a release or a
+     * reclaim in progress). If its taker died with it (SIGKILL in a release), every create
+     * would back off from it forever, and with no lock there is nothing abandoned to start a
+     * steal from. So take the mutex ourselves (reclaiming a dead taker's through its own steal
+     * mutex) and create under it, exactly as a stealer does after removing a dead lock.
+     */
+    private static Attempt createUnderStealMutex(Path lock) {
+        Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
+        if (!Files.exists(stealPath, LinkOption.NOFOLLOW_LINKS)) return Attempt.lost(OptionalLong.empty());
+        Attempt mutex = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
+        if (mutex.refusal().isPresent()) return mutex;
+        if (!mutex.acquired()) return Attempt.lost(OptionalLong.empty());
+        try (Held steal = mutex.held().get()) {
+            Snapshot now = Snapshot.of(lock);
+            if (now.form != Form.ABSENT || !steal.stillHeld()) return Attempt.lost(now.pid);
+            Optional<Held> mine;
+            try {
+                mine = create(lock, steal.ownerDir());
+            } catch (Refused r) {
+                return Attempt.refused(r.getMessage());
+            }
+            return mine.map(FmLock::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+        }
+    }
+
+    /** A win; a lock (not a steal mutex) first clears its provably dead holders' token directories. */
+    private static Attempt won(Held h) {
+        if (!isStealMutex(h.lock)) sweepDeadOwners(h.lock, h.owner);
+        return Attempt.won(h);
+    }
+
+    /**
+     * Removes owner directories of this lock and of its steal mutex that a holder killed with
+     * SIGKILL left behind. Only a directory named as our token, not the current target of either
+     * link, whose identity is ours (fm-java-2) and proves its owner gone: the pid is dead, or the
+     * live process with that pid is provably another one. Anything that may be live (no identity
+     * yet, an identity we cannot verify, a bash owner) is kept.
+     */
+    static void sweepDeadOwners(Path lock, Path keep) {
+        Path parent = lock.getParent();
+        String name = lock.getFileName().toString();
+        Path stealPath = lock.resolveSibling(name + ".steal");
+        Path current = readLink(lock);
+        Path currentSteal = readLink(stealPath);
+        List<Path> candidates;
+        try (java.util.stream.Stream<Path> s = Files.list(parent)) {
+            candidates = s.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.startsWith(name + ".owner.") || n.startsWith(name + ".steal.owner.");
+            }).toList();
+        } catch (IOException | RuntimeException e) {
+            return;
+        }
+        for (Path dir : candidates) {
+            if (dir.equals(keep) || dir.equals(current) || dir.equals(currentSteal)) continue;
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) continue;
+            OptionalLong pid = readPid(dir.resolve("pid"));
+            String id = StateFiles.firstLine(dir.resolve("pid-identity"));
+            if (pid.isEmpty() || id == null || !id.startsWith(FmProc.IDENTITY_FORMAT + " pid=" + pid.getAsLong() + " ")) continue;
+            long p = pid.getAsLong();
+            if (p == MY_PID) continue; // another thread of ours, maybe mid-create
+            boolean gone = !FmProc.alive(p) || FmProc.identityMatches(id, p).equals(Optional.of(false));
+            if (gone) {
+                debug("removed " + dir + ": its owner pid " + p + " is gone");
+                removeOwnerDir(dir);
+            }
         }
     }
 
@@ -312,6 +429,17 @@ final class FmLock {
                 throw new Refused(parent, e);
             }
             if (!readPid(pidFile).equals(OptionalLong.of(MY_PID))) throw new IOException("pid mismatch");
+            // Our identity goes in before the link exists, so a live holder can always prove
+            // itself: there is no moment when the lock is ours and carries no identity of ours.
+            Optional<String> identity = myIdentity();
+            if (identity.isPresent()) {
+                try {
+                    Files.writeString(owner.resolve("pid-identity"), identity.get() + "\n");
+                } catch (IOException e) {
+                    removeOwnerDir(owner);
+                    throw new Refused(parent, e);
+                }
+            }
             if (Files.exists(lock, LinkOption.NOFOLLOW_LINKS)) throw new IOException("exists"); // also a dangling link
             try {
                 Files.createSymbolicLink(lock, owner);
@@ -461,10 +589,21 @@ final class FmLock {
         boolean recycled() {
             long p = pid.getAsLong();
             if (p == MY_PID) return false;
+            // First the evidence a wall-clock step cannot move: an identity line, ours or bash's.
+            Optional<Boolean> same = FmProc.identityMatches(identity, p);
+            if (same.isPresent()) return !same.get();
+            // Ours but unverifiable now (hidden, an old fm-java-1 line after a clock step): the
+            // pid file's mtime never outweighs an identity of ours, so alive means held.
+            if (FmProc.isOurIdentityFormat(identity)) return false;
+            // A bash line whose command line is the live one: that process is such a watcher.
+            Optional<Boolean> sameCommand = BashIdentity.sameCommand(identity, p);
+            if (sameCommand.isPresent()) return !sameCommand.get();
+            // TRADE-OFF: with no identity of ours, only the wall clock is left. A process that
+            // started after the pid file was written cannot have written it; a clock step can
+            // make a live holder look younger and be robbed, but without this rule a recycled
+            // pid wedges every contender forever, which we judge the greater risk.
             Optional<Instant> start = FmProc.startOf(p);
-            if (start.isPresent() && pidTime != null
-                    && start.get().isAfter(pidTime.plus(RECYCLE_MARGIN))) return true;
-            return FmProc.identityMatches(identity, p).map(same -> !same).orElse(false);
+            return start.isPresent() && pidTime != null && start.get().isAfter(pidTime.plus(RECYCLE_MARGIN));
         }
 
         boolean sameLockAs(Snapshot o) {
@@ -474,17 +613,22 @@ final class FmLock {
 
     /**
      * Removes a lock that a caller has judged stale (e.g. the arm's --restart, for a lock that
-     * names this home but a process that is not its watcher), through the steal mutex and only
-     * if the lock is still exactly what {@code seen} describes. Returns true if it was removed.
+     * names this home), through the steal mutex and only if the lock is still exactly what
+     * {@code seen} describes and its holder is not alive by the acquire's own rules: a caller's
+     * judgement never outweighs a live holder (a watcher between taking the lock and writing
+     * its metadata looks stale to the caller). Returns true if it was removed.
      */
     static boolean clearStale(Path lock, Snapshot seen) {
+        Duration stale = Knobs.fromEnvironment().lockStaleAfter();
+        Duration floor = stale.compareTo(MID_ACQUIRE_FLOOR) < 0 ? MID_ACQUIRE_FLOOR : stale;
         lock = lock.toAbsolutePath().normalize();
         Path stealPath = lock.resolveSibling(lock.getFileName() + ".steal");
         Attempt mutex = acquireOnce(stealPath, MID_ACQUIRE_FLOOR);
         if (!mutex.acquired()) return false;
         try (Held steal = mutex.held().get()) {
             Snapshot now = Snapshot.of(lock);
-            if (!steal.stillHeld() || now.form == Form.ABSENT || now.form == Form.OTHER || !now.sameLockAs(seen)) {
+            if (!steal.stillHeld() || now.form == Form.ABSENT || now.form == Form.OTHER || !now.sameLockAs(seen)
+                    || now.isHeldBy(floor)) {
                 return false;
             }
             removeAbandoned(lock, now);

@@ -31,11 +31,12 @@ final class Arm {
     /** Runs the arm; the result is the process exit status. */
     int run(boolean attach, boolean restart) throws IOException, InterruptedException {
         home.ensureState();
-        if (restart) stopOurWatcher();
+        // A live holder --restart had to leave alone: the reason if the arm ends FAILED.
+        String leftAlone = restart ? stopOurWatcher() : null;
+        String problem = leftAlone;
         long deadline = System.nanoTime() + knobs.armConfirmTimeout().toNanos();
         boolean wedgeHandled = false;
         String via = restart ? "restart" : "arm"; // for the cycle ledger
-        String problem = null;
         while (true) {
             Health h = Health.of(home, knobs);
             if (h.healthy()) return attach ? attached(h) : say(healthyLine(h), 0);
@@ -48,7 +49,7 @@ final class Arm {
             // a live one keeps it (and is never signalled by us).
             Watcher.Start start = Watcher.start(home, knobs, via);
             if (start.lock().isPresent()) return runOwnWatcher(start.lock().get());
-            problem = start.refusedLoudly() ? start.line().orElse(null) : null;
+            problem = start.refusedLoudly() ? start.line().orElse(null) : leftAlone;
             if (start.outcome() == Watcher.Start.Outcome.NOT_A_LOCK) break; // waiting cannot help
             if (System.nanoTime() > deadline) break;
             Thread.sleep(STEP.toMillis());
@@ -121,22 +122,31 @@ final class Arm {
         return true;
     }
 
-    /** --restart: signal only a watcher proven ours; clear a stale lock that names this home. */
-    private void stopOurWatcher() {
+    /**
+     * --restart: signal only a watcher proven ours; clear a stale lock that names this home only
+     * when its holder is not alive (FmLock.clearStale re-checks that under the steal mutex). A
+     * live holder we cannot prove ours (a stranger, or a watcher that has not written its
+     * identity yet) is left alone; the returned line says so if the arm then fails.
+     */
+    private String stopOurWatcher() {
         FmLock.Snapshot s = FmLock.Snapshot.of(home.watchLock());
         OptionalLong pid = s.pid();
-        if (s.form() == FmLock.Form.ABSENT) return;
+        if (s.form() == FmLock.Form.ABSENT) return null;
         if (pid.isPresent() && FmProc.alive(pid.getAsLong())
                 && Health.isOurs(home, home.watchLock(), pid.getAsLong())) {
             stop(pid.getAsLong());
-            return;
+            return null;
         }
-        // The recorded pid is not our watcher (dead, recycled, or a stranger): never signal it.
-        if (Health.namesThisHome(home, home.watchLock())) {
-            if (FmLock.clearStale(home.watchLock(), s)) {
-                FmLock.debug("cleared a stale watcher lock naming pid " + (pid.isPresent() ? pid.getAsLong() : -1));
-            }
+        // The recorded pid is not proven our watcher: never signal it.
+        if (Health.namesThisHome(home, home.watchLock()) && FmLock.clearStale(home.watchLock(), s)) {
+            FmLock.debug("cleared a stale watcher lock naming pid " + (pid.isPresent() ? pid.getAsLong() : -1));
+            return null;
         }
+        if (pid.isPresent() && s.holderAlive()) {
+            return "watcher: --restart left " + home.watchLock() + " to its live holder pid " + pid.getAsLong()
+                    + ": it cannot be proven this home's watcher, so it was not signalled";
+        }
+        return null;
     }
 
     /** TERM, then KILL after 5 s; each signal only after re-proving the process is our watcher. */

@@ -81,6 +81,21 @@ final class BashIdentity {
         return lstart(before.get(), zone).equals(parsed.get().lstart()) ? Optional.of(true) : Optional.empty();
     }
 
+    /**
+     * Whether the live process's command line is the one {@code line} recorded: present-true
+     * when it is (the process is such a watcher, whatever its start says), present-false when
+     * it clearly is not, empty when {@code line} is no bash identity or nothing can be read.
+     * Unlike the start time, a command line does not move when the wall clock steps.
+     */
+    static Optional<Boolean> sameCommand(String line, long pid) {
+        Optional<Parsed> parsed = parse(line);
+        if (parsed.isEmpty() || pid <= 0 || pid > Integer.MAX_VALUE) return Optional.empty();
+        Optional<String> live = commandLine(pid);
+        if (live.isEmpty()) return Optional.empty();
+        Match m = compareCommands(parsed.get().command(), live.get());
+        return m == Match.UNKNOWN ? Optional.empty() : Optional.of(m == Match.SAME);
+    }
+
     private static Optional<Instant> startOf(long pid) {
         return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant());
     }

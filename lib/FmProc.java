@@ -3,6 +3,9 @@
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -16,13 +19,24 @@ import java.util.concurrent.TimeUnit;
  *
  * Liveness is "the process exists", read through {@link ProcessHandle}, which on Linux looks
  * at /proc and so sees other users' processes too: a process we may not signal is still
- * alive. A zombie counts as alive, as it does for {@code kill -0} in the bash tools.
+ * alive. Where /proc hides processes (hidepid) or is missing, {@code kill -0} decides what
+ * ProcessHandle cannot see. A zombie counts as alive, as it does for {@code kill -0} in the
+ * bash tools.
  */
 final class FmProc {
     private FmProc() {}
 
-    /** The prefix of identity lines this implementation writes; anything else proves nothing. */
-    static final String IDENTITY_FORMAT = "fm-java-1";
+    /**
+     * The prefix of identity lines this implementation writes: boot id plus the start time in
+     * clock ticks since boot, both fixed for a process's life whatever the wall clock does.
+     */
+    static final String IDENTITY_FORMAT = "fm-java-2";
+    /**
+     * The format earlier versions wrote (and this one writes where /proc is missing): the start
+     * as epoch milliseconds, which a wall-clock step shifts, so only a match or a different
+     * executable or pid decides; a different start alone proves nothing.
+     */
+    static final String LEGACY_IDENTITY_FORMAT = "fm-java-1";
 
     /**
      * A pid as the lock files hold it: decimal digits only, after dropping trailing newlines
@@ -43,10 +57,81 @@ final class FmProc {
         return OptionalLong.of(pid);
     }
 
+    /**
+     * Whether the process exists. Not seeing it is not proof of death: with /proc mounted
+     * hidepid (or without /proc) another user's live process is invisible to ProcessHandle, so
+     * then {@code kill -0} decides, and "not permitted" counts as alive (lock.md "Liveness").
+     */
     static boolean alive(long pid) {
         if (pid <= 0 || pid > Integer.MAX_VALUE) return false;
         if (pid == ProcessHandle.current().pid()) return true;
-        return ProcessHandle.of(pid).isPresent();
+        if (ProcessHandle.of(pid).isPresent()) return true;
+        if (procShowsEveryone() && !Files.exists(Path.of("/proc", Long.toString(pid)))) return false;
+        return killZeroSaysAlive(pid);
+    }
+
+    /**
+     * True when /proc lists every process to us: it is mounted and not with hidepid. Then a pid
+     * missing from it is dead and no command needs to run (the common, cheap case).
+     */
+    static boolean procShowsEveryone() {
+        Boolean v = PROC_SHOWS_EVERYONE;
+        if (v == null) {
+            v = readProcShowsEveryone();
+            PROC_SHOWS_EVERYONE = v;
+        }
+        return v;
+    }
+
+    private static volatile Boolean PROC_SHOWS_EVERYONE;
+
+    private static boolean readProcShowsEveryone() {
+        if (!Files.isReadable(Path.of("/proc/self/stat"))) return false;
+        List<String> mounts;
+        try {
+            mounts = Files.readAllLines(Path.of("/proc/self/mounts"), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        // Mounts stack: the last proc mount on /proc is the one we see.
+        Boolean visible = null;
+        for (String m : mounts) {
+            String[] f = m.split(" ");
+            if (f.length < 4 || !f[1].equals("/proc") || !f[2].equals("proc")) continue;
+            visible = true;
+            for (String opt : f[3].split(",")) {
+                if (opt.startsWith("hidepid=") && !opt.equals("hidepid=0") && !opt.equals("hidepid=off")) visible = false;
+            }
+        }
+        return visible != null && visible;
+    }
+
+    /** {@code kill -0} through the shell's builtin: exit 0 or "not permitted" mean the process exists. */
+    static boolean killZeroSaysAlive(long pid) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", "kill -0 \"$1\" 2>&1", "sh", Long.toString(pid));
+            pb.environment().put("LC_ALL", "C");
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.redirectErrorStream(true);
+            Process p = pb.start();
+            String said;
+            try (InputStream in = p.getInputStream()) {
+                said = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
+            }
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return true; // no answer is no proof of death
+            }
+            if (p.exitValue() == 0) return true;
+            String s = said.toLowerCase(java.util.Locale.ROOT);
+            // Only "no such process" proves death; any other refusal may hide a live process.
+            return !(s.contains("no such process") || s.contains("esrch"));
+        } catch (IOException e) {
+            return true; // we could not ask: no proof of death
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return true;
+        }
     }
 
     static Optional<Instant> startOf(long pid) {
@@ -54,45 +139,119 @@ final class FmProc {
         return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant());
     }
 
-    /**
-     * One line naming a process instance: the same live process always gives the same line,
-     * and a process that later reuses the pid gives another (its start instant differs).
-     */
-    static Optional<String> identity(long pid) {
-        Optional<ProcessHandle> h = ProcessHandle.of(pid);
-        if (h.isEmpty()) return Optional.empty();
-        ProcessHandle.Info info = h.get().info();
-        Optional<Instant> start = info.startInstant();
-        if (start.isEmpty()) return Optional.empty();
-        // Linux marks the executable " (deleted)" once it is replaced on disk (a JDK upgrade
-        // under a running watcher); the process is the same, so its identity must be too.
-        String exe = info.command().orElse("?").replaceAll("[\\r\\n]", " ");
-        if (exe.endsWith(" (deleted)")) exe = exe.substring(0, exe.length() - " (deleted)".length());
-        return Optional.of(IDENTITY_FORMAT + " pid=" + pid + " start=" + start.get().toEpochMilli()
-                + " exe=" + exe);
+    /** This boot's id (Linux), which changes at every boot; empty elsewhere. */
+    static Optional<String> bootId() {
+        String b = BOOT_ID;
+        if (b == null) {
+            try {
+                b = Files.readString(Path.of("/proc/sys/kernel/random/boot_id"), StandardCharsets.US_ASCII).trim();
+            } catch (IOException | RuntimeException e) {
+                b = "";
+            }
+            if (!b.matches("[0-9a-fA-F-]{8,64}")) b = "";
+            BOOT_ID = b;
+        }
+        return b.isEmpty() ? Optional.empty() : Optional.of(b);
     }
 
-    static boolean isOurIdentityFormat(String line) {
-        return line != null && line.startsWith(IDENTITY_FORMAT + " pid=");
+    private static volatile String BOOT_ID;
+
+    /**
+     * The process's start in clock ticks since boot, /proc/<pid>/stat field 22 (Linux): unlike
+     * a start instant it never moves when the wall clock steps. Empty when /proc will not say.
+     */
+    static OptionalLong startTicks(long pid) {
+        if (pid <= 0 || pid > Integer.MAX_VALUE) return OptionalLong.empty();
+        String stat;
+        try (InputStream in = Files.newInputStream(Path.of("/proc", Long.toString(pid), "stat"))) {
+            stat = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            return OptionalLong.empty();
+        }
+        // Field 2 is the command name in parentheses and may itself hold spaces or ')'.
+        int close = stat.lastIndexOf(')');
+        if (close < 0) return OptionalLong.empty();
+        String[] f = stat.substring(close + 1).trim().split(" ");
+        if (f.length < 20) return OptionalLong.empty(); // f[0] is field 3, so field 22 is f[19]
+        try {
+            return OptionalLong.of(Long.parseLong(f[19]));
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty();
+        }
     }
+
+    /**
+     * One line naming a process instance: the same live process always gives the same line,
+     * and a process that later reuses the pid gives another (its start tick or boot differs).
+     * The executable at the end is informational only.
+     */
+    static Optional<String> identity(long pid) {
+        if (pid <= 0 || pid > Integer.MAX_VALUE) return Optional.empty();
+        Optional<String> boot = bootId();
+        OptionalLong ticks = startTicks(pid);
+        if (boot.isPresent() && ticks.isPresent()) {
+            return Optional.of(IDENTITY_FORMAT + " pid=" + pid + " boot=" + boot.get() + " ticks="
+                    + ticks.getAsLong() + " exe=" + exe(pid).orElse("?"));
+        }
+        // No /proc (macOS): the older, wall-clock format is the best this system offers.
+        Optional<Instant> start = startOf(pid);
+        if (start.isEmpty()) return Optional.empty();
+        return Optional.of(LEGACY_IDENTITY_FORMAT + " pid=" + pid + " start=" + start.get().toEpochMilli()
+                + " exe=" + exe(pid).orElse("?"));
+    }
+
+    /** The executable as ProcessHandle shows it, without Linux's " (deleted)" after an upgrade. */
+    private static Optional<String> exe(long pid) {
+        Optional<String> cmd = ProcessHandle.of(pid).flatMap(h -> h.info().command());
+        if (cmd.isEmpty()) return Optional.empty();
+        String exe = cmd.get().replaceAll("[\\r\\n]", " ");
+        if (exe.endsWith(" (deleted)")) exe = exe.substring(0, exe.length() - " (deleted)".length());
+        return Optional.of(exe);
+    }
+
+    /** True for a line in either format this implementation writes (fm-java-1 or fm-java-2). */
+    static boolean isOurIdentityFormat(String line) {
+        return line != null && (line.startsWith(IDENTITY_FORMAT + " pid=") || line.startsWith(LEGACY_IDENTITY_FORMAT + " pid="));
+    }
+
+    private static final java.util.regex.Pattern CURRENT = java.util.regex.Pattern
+            .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) boot=([0-9a-fA-F-]+) ticks=([0-9]+)( |$)");
+    private static final java.util.regex.Pattern LEGACY = java.util.regex.Pattern
+            .compile("^" + LEGACY_IDENTITY_FORMAT + " pid=([0-9]+) start=([0-9]+)(?: exe=(.*))?$");
 
     /**
      * Whether {@code recorded} (an identity line) names the process that now has {@code pid}.
-     * Empty when it proves nothing: neither our format nor the bash tools' (BashIdentity),
-     * unparsable, or the start instant cannot be
-     * read. Only pid and start instant decide: the executable is informational, since another
-     * user cannot read it and an upgrade renames it, while the process stays the same.
+     * Present-false proves a different process; empty proves nothing. fm-java-2 decides on pid,
+     * boot and start tick, none of which a wall-clock step moves. fm-java-1 (start in epoch ms)
+     * proves the same process on an exact match and a different one on a different pid or
+     * executable, but a different start alone proves nothing: a clock step shifts it. The bash
+     * tools' ps line is verified by BashIdentity.
      */
     static Optional<Boolean> identityMatches(String recorded, long pid) {
+        if (recorded == null) return Optional.empty();
+        java.util.regex.Matcher m = CURRENT.matcher(recorded);
+        if (m.find()) {
+            if (!m.group(1).equals(Long.toString(pid))) return Optional.of(false);
+            Optional<String> boot = bootId();
+            OptionalLong ticks = startTicks(pid);
+            if (boot.isEmpty() || ticks.isEmpty()) return Optional.empty();
+            if (!boot.get().equalsIgnoreCase(m.group(2))) return Optional.of(false); // another boot's process
+            return Optional.of(m.group(3).equals(Long.toString(ticks.getAsLong())));
+        }
+        m = LEGACY.matcher(recorded.replaceAll("[\\r\\n]+$", ""));
+        if (m.find()) {
+            if (!m.group(1).equals(Long.toString(pid))) return Optional.of(false);
+            Optional<Instant> start = startOf(pid);
+            if (start.isEmpty()) return Optional.empty();
+            if (m.group(2).equals(Long.toString(start.get().toEpochMilli()))) return Optional.of(true);
+            String was = m.group(3);
+            Optional<String> now = exe(pid);
+            if (was != null && !was.equals("?") && now.isPresent() && !now.get().equals(was)) return Optional.of(false);
+            return Optional.empty();
+        }
+        if (recorded.startsWith(IDENTITY_FORMAT) || recorded.startsWith(LEGACY_IDENTITY_FORMAT)) return Optional.empty();
         // ADOPT (issue 14): a line in the bash tools' ps format is verified by BashIdentity.
-        if (!isOurIdentityFormat(recorded)) return BashIdentity.matches(recorded, pid);
-        java.util.regex.Matcher m = java.util.regex.Pattern
-                .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) start=([0-9]+)( |$)").matcher(recorded);
-        if (!m.find()) return Optional.empty();
-        Optional<Instant> start = startOf(pid);
-        if (start.isEmpty()) return Optional.empty();
-        return Optional.of(m.group(1).equals(Long.toString(pid))
-                && m.group(2).equals(Long.toString(start.get().toEpochMilli())));
+        return BashIdentity.matches(recorded, pid);
     }
 
     /** What a bounded command did: its exit status (-1 when killed), output, and whether it timed out. */

@@ -61,9 +61,9 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
         String w = StateFiles.firstLine(lockPath.resolve("watcher-path"));
         if (home.home.toString().equals(h) && home.watcherPath.toString().equals(w)) return true;
         // ADOPT (issue 14): the home's bash watcher (lib/BashHome.java) is this home's watcher too,
-        // unless its holder is alive but unproven: --restart clears a lock that names this home
-        // without judging its holder, and a live bash watcher whose ps line proves nothing (after
-        // a wall-clock step, or without /proc) must keep its lock.
+        // unless its holder is alive but unproven: a live bash watcher whose ps line proves
+        // nothing (after a wall-clock step, or without /proc) must keep its lock, and --restart
+        // clears only locks that name this home (FmLock.clearStale also refuses a live holder).
         if (!BashHome.namesBashWatcher(home, Knobs.fromEnvironment(), h, w)) return false;
         OptionalLong pid = FmProc.parsePid(StateFiles.readSmall(lockPath.resolve("pid")));
         return pid.isEmpty() || !FmProc.alive(pid.getAsLong()) || FmProc.identityMatches(

@@ -145,7 +145,7 @@ class ArmTest {
         Files.writeString(lock.resolve("pid"), dead.pid() + "\n");
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
-        Files.writeString(lock.resolve("pid-identity"), FmProc.IDENTITY_FORMAT + " pid=" + dead.pid() + " start=1 exe=/x\n");
+        Files.writeString(lock.resolve("pid-identity"), FmProc.LEGACY_IDENTITY_FORMAT + " pid=" + dead.pid() + " start=1 exe=/x\n");
         Files.writeString(state.resolve(".last-watcher-beat"), "");
         TestKit.Lines a = arm(env());
         String line = a.next(Duration.ofSeconds(60));
@@ -206,7 +206,7 @@ class ArmTest {
         Process stranger = strangerHolding(lock);
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
-        Files.writeString(lock.resolve("pid-identity"), FmProc.IDENTITY_FORMAT + " pid=" + stranger.pid() + " start=12345 exe=/old\n");
+        Files.writeString(lock.resolve("pid-identity"), FmProc.LEGACY_IDENTITY_FORMAT + " pid=" + stranger.pid() + " start=12345 exe=/old\n");
         TestKit.Lines a = arm(env(), "--restart");
         String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);

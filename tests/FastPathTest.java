@@ -194,7 +194,7 @@ class FastPathTest {
         TestKit.Result id = kit.run(List.of(lockLink.toString(), "identity", Long.toString(ProcessHandle.current().pid())),
                 Map.of(), elsewhere, LIMIT);
         assertEquals(0, id.exit(), id.stderr());
-        assertTrue(id.stdout().startsWith("fm-java-1 pid=" + ProcessHandle.current().pid() + " start="), id.stdout());
+        assertTrue(id.stdout().startsWith(FmProc.IDENTITY_FORMAT + " pid=" + ProcessHandle.current().pid() + " boot="), id.stdout());
     }
 
     @Test

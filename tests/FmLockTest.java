@@ -511,10 +511,10 @@ class FmLockTest {
             assertEquals(OptionalLong.of(pid), a.holder());
         }
         // Our format for a different start of that pid: a recycled pid, reclaimable.
-        long start = FmProc.startOf(pid).orElseThrow().toEpochMilli();
+        long ticks = FmProc.startTicks(pid).orElseThrow();
         Path other = dir.resolve("other");
         dirLock(other, pid + "\n");
-        Files.writeString(other.resolve("pid-identity"), ours.replace("start=" + start, "start=" + (start - 60_000)) + "\n");
+        Files.writeString(other.resolve("pid-identity"), ours.replace("ticks=" + ticks + " ", "ticks=" + (ticks + 1) + " ") + "\n");
         assertNotEquals(ours, Files.readString(other.resolve("pid-identity")).trim(), "the test changed the start");
         try (FmLock.Held h = FmLock.tryAcquire(other, ZERO).held().orElseThrow()) {
             assertTrue(h.stillHeld());

@@ -92,7 +92,7 @@ class LedgerTest {
                 () -> FmProc.identity(live.pid()).isPresent() && FmProc.identity(other.pid()).isPresent()));
         String liveId = FmProc.identity(live.pid()).orElseThrow();
         // What a process that had other's pid before would have written: same pid, another start.
-        String reusedId = FmProc.identity(other.pid()).orElseThrow().replaceAll("start=[0-9]+", "start=12345");
+        String reusedId = FmProc.identity(other.pid()).orElseThrow().replaceAll("ticks=[0-9]+", "ticks=12345");
         List<Ledger.Entry> entries = parseAll(
                 (t - 10 * H) + " start pid=" + dead + " via=watch prev-beat=none id=x",
                 (t - 9 * H) + " end pid=" + dead + " how=wake:stale",

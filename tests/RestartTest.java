@@ -1,0 +1,103 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 15, finding 1: `fm-watch-arm.java --restart` removes a lock only from a holder that is
+ * dead, or proven ours and gone after our signal; a live holder it cannot prove ours keeps its
+ * lock and the arm says FAILED with one reason line.
+ */
+class RestartTest {
+    private static final Duration LIMIT = Duration.ofSeconds(60);
+    private TestKit kit;
+    private Path home;
+    private Path state;
+    private Path lock;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        kit = new TestKit();
+        home = kit.tempDir("fm-restart");
+        state = home.resolve("state");
+        Files.createDirectories(state);
+        lock = state.resolve(".watch.lock");
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.close();
+    }
+
+    private Map<String, String> env() {
+        Map<String, String> e = new HashMap<>();
+        e.put("FM_HOME", home.toString());
+        e.put("FM_POLL", "0.2");
+        e.put("FM_HEARTBEAT", "3600");
+        e.put("FM_CHECK_INTERVAL", "3600");
+        e.put("FM_ARM_CONFIRM_TIMEOUT", "3");
+        e.put("TMUX_TMPDIR", home.toString());
+        return e;
+    }
+
+    /** This home's and this checkout's names, as a watcher writes them right after its lock. */
+    private void nameThisHome() throws IOException {
+        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
+    }
+
+    @Test
+    void restartLeavesALiveHolderWithoutAnIdentityAloneAndFails() throws Exception {
+        TestKit.Lines holder = new TestKit.Lines(kit.start(
+                TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of(), null));
+        assertEquals("acquired pid=" + holder.process.pid(), holder.next(LIMIT), holder.err.toString());
+        Path owner = Files.readSymbolicLink(lock);
+        nameThisHome();
+        Files.deleteIfExists(lock.resolve("pid-identity")); // as if it had not written it yet
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), env(), home, LIMIT);
+        assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
+        assertNotEquals(0, r.exit());
+        List<String> err = r.stderr().lines().toList();
+        assertEquals(1, err.size(), r.stderr());
+        assertTrue(err.get(0).contains("pid " + holder.process.pid()), err.get(0));
+        assertTrue(holder.process.isAlive(), "an unproven holder was signalled");
+        assertEquals(owner, Files.readSymbolicLink(lock), "an unproven live holder lost its lock");
+        assertEquals(OptionalLong.of(holder.process.pid()), FmLock.holderPid(lock));
+    }
+
+    /**
+     * A Java holder can prove itself from the moment its link exists: frozen right after linking,
+     * before anything else, its owner directory already holds its identity, so neither a clock
+     * step (its pid file moved back) nor --restart can take its lock.
+     */
+    @Test
+    void aJavaHolderCarriesItsIdentityFromTheMomentItLinks() throws Exception {
+        try (LockRaceTest.Debuggee d = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock.readLink", 1); // create(): link made, its read-back still to come
+            d.go();
+            d.awaitStop();
+            Path owner = Files.readSymbolicLink(lock);
+            assertEquals(FmProc.identity(d.pid()).orElseThrow() + "\n", Files.readString(owner.resolve("pid-identity")));
+            Files.setLastModifiedTime(lock.resolve("pid"),
+                    FileTime.from(FmProc.startOf(d.pid()).orElseThrow().minusSeconds(10)));
+            FmLock.Attempt a = FmLock.tryAcquire(lock, Duration.ZERO);
+            a.held().ifPresent(FmLock.Held::close);
+            assertFalse(a.acquired(), "a holder frozen after linking was robbed");
+            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), env(), home, LIMIT);
+            assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
+            assertEquals(owner, Files.readSymbolicLink(lock));
+            d.go();
+            d.awaitOutput("acquired pid=" + d.pid());
+        }
+    }
+}
