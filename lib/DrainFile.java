@@ -1,7 +1,6 @@
 //SOURCES FmProc.java StateFiles.java
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -141,13 +140,8 @@ record DrainFile(Path path, long pid, String start, String boot, long taken) {
 
     /** The boot id without dashes, or "0" where the system has none. */
     private static String bootId() {
-        try {
-            String id = Files.readString(Path.of("/proc/sys/kernel/random/boot_id"), StandardCharsets.US_ASCII)
-                    .strip().replace("-", "").toLowerCase(java.util.Locale.ROOT);
-            return id.matches("[0-9a-f]{32}") ? id : "0";
-        } catch (IOException | RuntimeException e) {
-            return "0";
-        }
+        String id = FmProc.bootId().orElse("").replace("-", "").toLowerCase(java.util.Locale.ROOT);
+        return id.matches("[0-9a-f]{32}") ? id : "0";
     }
 
     /**
@@ -156,16 +150,9 @@ record DrainFile(Path path, long pid, String start, String boot, long taken) {
      * instant fixed). Empty when the process cannot be read.
      */
     static Optional<String> startOf(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.ISO_8859_1);
-            // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return f.length > 19 && f[19].matches("[0-9]{1,20}") ? Optional.of(f[19]) : Optional.empty();
-        } catch (NoSuchFileException e) {
-            if (Files.isDirectory(Path.of("/proc/self"))) return Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
-        }
+        OptionalLong ticks = FmProc.startTicks(pid);
+        if (ticks.isPresent()) return Optional.of(Long.toString(ticks.getAsLong()));
+        if (Files.isDirectory(Path.of("/proc/self"))) return Optional.empty(); // gone, or unreadable
         return FmProc.startOf(pid).map(i -> "m" + i.toEpochMilli());
     }
 }
