@@ -642,7 +642,7 @@ final class FmLock {
                 + " automatically: remove it by hand if no firstmate tool is using it";
     }
 
-        /** The holder's pid as the lock names it now, if readable. */
+    /** The holder's pid as the lock names it now, if readable. */
     static OptionalLong holderPid(Path lock) {
         return readPid(lock.resolve("pid"));
     }
