@@ -184,8 +184,8 @@ class CrashTest {
         Watched w = new Watched(kit.start(TestKit.command("fm-watch.java"), env(600), home), false);
         watched.add(w);
         long pid = w.process.pid();
-        Path jcmd = Path.of(TestKit.javaCommand("fm-watch.java").get(0)).resolveSibling("jcmd");
-        assertTrue(TestKit.waitFor(Duration.ofSeconds(120), () -> !w.process.isAlive() || (holds(pid) && lingering(jcmd, pid))),
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(120),
+                () -> !w.process.isAlive() || (holds(pid) && TestKit.mainThreadIn(pid, "Watcher.linger"))),
                 "the watcher never lingered: " + w.lines + " " + w.err);
         assertTrue(w.process.isAlive() && holds(pid), "the watcher left instead of lingering: " + w.lines + " " + w.err);
         w.process.destroyForcibly();
@@ -194,21 +194,6 @@ class CrashTest {
         killed.computeIfAbsent(Plan.IN_LINGER, k -> new AtomicInteger()).incrementAndGet();
         aimed.add("lingering");
         Files.move(parked, check);
-    }
-
-    /** Whether the main thread of JVM {@code pid} is inside Watcher.linger right now. */
-    private boolean lingering(Path jcmd, long pid) {
-        try {
-            TestKit.Result dump = kit.run(List.of(jcmd.toString(), Long.toString(pid), "Thread.print"), Map.of(), home,
-                    Duration.ofSeconds(60));
-            String stack = dump.stdout();
-            int main = stack.indexOf("\"main\"");
-            if (main < 0) return false;
-            int end = stack.indexOf("\n\n", main);
-            return stack.substring(main, end < 0 ? stack.length() : end).contains("Watcher.linger");
-        } catch (IOException | AssertionError e) {
-            return false;
-        }
     }
 
     /**
