@@ -170,7 +170,9 @@ class ArmTest {
         Path lock = state.resolve(".watch.lock");
         Process peer = strangerHolding(lock); // lock fresh, no metadata yet: a peer mid-start
         TestKit.Lines a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "20"));
-        Thread.sleep(1000); // the peer finishes starting a second later (the scenario, not a race guard)
+        // The peer finishes starting once the arm has found it unhealthy and waits in its loop.
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> !a.process.isAlive()
+                || TestKit.mainThreadIn(a.process.pid(), "Arm.run", "java.lang.Thread.sleep")), "the arm never waited");
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.identity(peer.pid()).orElseThrow() + "\n");

@@ -231,10 +231,10 @@ final class TestKit implements AutoCloseable {
 
     /**
      * Whether the main thread of the JVM {@code pid} (started from a {@link #javaCommand}) is
-     * inside {@code frame} ("Watcher.linger") right now, from its thread dump (jcmd, by pid):
-     * proof of where a process is, where a wait would only make it likely.
+     * inside every one of {@code frames} ("Watcher.linger") right now, from its thread dump
+     * (jcmd, by pid): proof of where a process is, where a wait would only make it likely.
      */
-    static boolean mainThreadIn(long pid, String frame) {
+    static boolean mainThreadIn(long pid, String... frames) {
         Path jcmd = Path.of(javaCommand("fm-watch.java").get(0)).resolveSibling("jcmd");
         try {
             ProcessBuilder pb = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print");
@@ -243,7 +243,9 @@ final class TestKit implements AutoCloseable {
             int main = dump.indexOf("\"main\"");
             if (main < 0) return false;
             int end = dump.indexOf("\n\n", main);
-            return dump.substring(main, end < 0 ? dump.length() : end).contains(frame + "(");
+            String stack = dump.substring(main, end < 0 ? dump.length() : end);
+            for (String frame : frames) if (!stack.contains("at " + frame + "(")) return false;
+            return true;
         } catch (IOException | AssertionError e) {
             return false; // not a JVM (any more), or no answer: not provably there
         }
