@@ -93,8 +93,12 @@ class LockRaceTest {
             // winner's claim rewrite (FmLockTest.aLinkedLockNeverShowsAnEmptyPid).
             assertTrue(List.of("held pid=" + winner.p().pid() + "\n", "held pid=\n").contains(r.stdout()), r.stdout());
         }
-        long naming = runs.stream().filter(r -> r.stdout().equals("held pid=" + winner.p().pid() + "\n")).count();
-        assertTrue(naming >= 20, naming + " of 39 losers named the holder");
+        // How many losers read during the rewrite depends on the scheduler; once the winner has
+        // said "acquired", a late contender must name it.
+        TestKit.Result late = kit.run(TestKit.command("FmLock.java", "try-acquire", lock.toString()), Map.of(), null,
+                Duration.ofSeconds(60));
+        assertEquals(1, late.exit(), late.stderr());
+        assertEquals("held pid=" + winner.p().pid() + "\n", late.stdout());
         assertEquals(winner.p().pid(), FmLock.holderPid(lock).orElse(-1));
         terminate(winner);
         assertEquals(List.of(), FmLockTest.names(dir), "nothing left: no lock, token or steal mutex");
