@@ -19,6 +19,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -51,6 +52,18 @@ class TermIntHupTest {
     private Path state;
     /** Pids of check processes the watchers started: if they outlive a test we stop them. */
     private final List<Long> checkPids = new ArrayList<>();
+
+    /**
+     * Ignored signals are inherited: under nohup, or as a background job of a shell without job
+     * control, HUP or INT arrive ignored and every command started here would shrug them off.
+     */
+    @BeforeAll
+    static void hupAndIntAreNotIgnoredHere() throws IOException {
+        String ignored = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("SigIgn:"))
+                .findFirst().map(l -> l.substring("SigIgn:".length()).strip()).orElse("0");
+        assertEquals(0, Long.parseUnsignedLong(ignored, 16) & 0b11, "the tests run with HUP or INT ignored (SigIgn "
+                + ignored + "): start them from a shell with job control, not under nohup or as a plain background job");
+    }
 
     @BeforeEach
     void setUp() throws IOException {
