@@ -37,6 +37,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * FmLock across separate processes: forty-way races, a contention run where holders are
@@ -437,19 +439,17 @@ class LockRaceTest {
         assertEquals(List.of("file"), FmLockTest.names(dir), "no usage error touched anything");
     }
 
-    @Test
-    void termOrIntDuringTheHoldReleasesTheLock() throws Exception {
+    @ParameterizedTest @CsvSource({"TERM, 143", "INT, 130"})
+    void termOrIntDuringTheHoldReleasesTheLock(String sig, int exit) throws Exception {
         Path dir = kit.tempDir("fm-cli");
-        for (String sig : List.of("TERM", "INT")) {
-            Path lock = dir.resolve("l");
-            Run r = launch(TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of());
-            assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> r.stdout().startsWith("acquired pid=")), r.stderr());
-            assertEquals(r.p().pid(), FmLock.holderPid(lock).orElse(-1));
-            signal(sig, r.p().pid());
-            assertTrue(r.p().waitFor(30, TimeUnit.SECONDS));
-            assertEquals(sig.equals("TERM") ? 143 : 130, r.p().exitValue(), sig + ": " + r.stderr());
-            assertEquals(List.of(), FmLockTest.names(dir), sig + " released the lock and its token");
-        }
+        Path lock = dir.resolve("l");
+        Run r = launch(TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of());
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> r.stdout().startsWith("acquired pid=")), r.stderr());
+        assertEquals(r.p().pid(), FmLock.holderPid(lock).orElse(-1));
+        signal(sig, r.p().pid());
+        assertTrue(r.p().waitFor(30, TimeUnit.SECONDS));
+        assertEquals(exit, r.p().exitValue(), sig + ": " + r.stderr());
+        assertEquals(List.of(), FmLockTest.names(dir), sig + " released the lock and its token");
     }
 
     @Test
