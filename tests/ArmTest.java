@@ -15,6 +15,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The arm (arm-guard.md), run as users run it: the real script in its own JVM. */
 class ArmTest {
@@ -198,9 +200,8 @@ class ArmTest {
         assertFalse(a.process.isAlive());
     }
 
-    @Test void hupStopsTheWatcher() throws Exception { signalStopsWatcher("HUP", 129); }
-    @Test void termStopsTheWatcher() throws Exception { signalStopsWatcher("TERM", 143); }
-    @Test void intStopsTheWatcher() throws Exception { signalStopsWatcher("INT", 130); }
+    @ParameterizedTest @CsvSource({"HUP, 129", "TERM, 143", "INT, 130"})
+    void aSignalStopsTheWatcher(String sig, int exit) throws Exception { signalStopsWatcher(sig, exit); }
 
     @Test
     void restartNeverSignalsARecycledPidAndReplacesTheStaleLock() throws Exception {
