@@ -15,6 +15,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The arm (arm-guard.md), run as users run it: the real script in its own JVM. */
 class ArmTest {
@@ -170,7 +172,9 @@ class ArmTest {
         Path lock = state.resolve(".watch.lock");
         Process peer = strangerHolding(lock); // lock fresh, no metadata yet: a peer mid-start
         TestKit.Lines a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "20"));
-        Thread.sleep(1000); // the peer finishes starting a second later (the scenario, not a race guard)
+        // The peer finishes starting once the arm has found it unhealthy and waits in its loop.
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> !a.process.isAlive()
+                || TestKit.mainThreadIn(a.process.pid(), "Arm.run", "java.lang.Thread.sleep")), "the arm never waited");
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.identity(peer.pid()).orElseThrow() + "\n");
@@ -196,9 +200,8 @@ class ArmTest {
         assertFalse(a.process.isAlive());
     }
 
-    @Test void hupStopsTheWatcher() throws Exception { signalStopsWatcher("HUP", 129); }
-    @Test void termStopsTheWatcher() throws Exception { signalStopsWatcher("TERM", 143); }
-    @Test void intStopsTheWatcher() throws Exception { signalStopsWatcher("INT", 130); }
+    @ParameterizedTest @CsvSource({"HUP, 129", "TERM, 143", "INT, 130"})
+    void aSignalStopsTheWatcher(String sig, int exit) throws Exception { signalStopsWatcher(sig, exit); }
 
     @Test
     void restartNeverSignalsARecycledPidAndReplacesTheStaleLock() throws Exception {

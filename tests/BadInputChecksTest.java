@@ -139,7 +139,7 @@ class BadInputChecksTest {
         for (int i = 0; i < hows.size(); i++) {
             BadInputTest.Home home = new BadInputTest.Home(kit);
             home.write("a.status", "working: x\n");
-            home.env.put("FM_SIGNAL_GRACE", "3");
+            home.env.put("FM_SIGNAL_GRACE", "15");
             home.env.put("FM_HEARTBEAT", "5");
             homes.add(home);
             watchers.add(home.start("fm-watch.java"));
@@ -150,7 +150,12 @@ class BadInputChecksTest {
             assertTrue(TestKit.waitFor(BadInputTest.LIMIT, () -> Files.exists(home.state.resolve(".last-check"))
                     || !p.isAlive()), "the watcher never reached its first scan");
         }
-        Thread.sleep(1000); // the scenario: about one second into the three-second linger
+        // The scenario: the file goes away while the watcher lingers over it.
+        for (int i = 0; i < hows.size(); i++) {
+            Process p = watchers.get(i);
+            assertTrue(TestKit.waitFor(BadInputTest.LIMIT, () -> !p.isAlive() || TestKit.mainThreadIn(p.pid(), "Watcher.linger")),
+                    hows.get(i) + ": the watcher never lingered");
+        }
         for (int i = 0; i < hows.size(); i++) {
             assertTrue(watchers.get(i).isAlive(), hows.get(i) + ": the watcher did not linger");
             Path status = homes.get(i).state.resolve("a.status");

@@ -417,8 +417,8 @@ class CheckTrustTest {
         }
 
         TestKit.Result endWithSignal() throws Exception {
-            Path status = rig.state.resolve("end.status");
-            Files.writeString(status, "end " + (++rig.ends) + "\n");
+            // A file of its own per end: "end 1" then "end 2" in one second would share a signature.
+            Path status = Files.writeString(rig.state.resolve("end-" + (++rig.ends) + ".status"), "end\n");
             TestKit.Result r = finish();
             assertEquals(0, r.exit(), r.stderr());
             assertEquals("signal: " + status + "\n", r.stdout(), r.stderr());

@@ -26,9 +26,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Crash anywhere: crewmates keep writing status lines while arms, watchers and drains are
- * started and SIGKILLed at random moments (starting up, holding the lock, lingering over a
- * signal, inside a check, and by timing between a queue append and its marker). Afterwards
+ * Crash anywhere: first each hard moment is hit on purpose, at a process provably in it (a
+ * watcher inside a check that waits on a gate file we hold, one lingering over a signal as
+ * its own thread dump shows, a drain blocked mid-print on a pipe we do not read); then
+ * crewmates keep writing status lines while arms, watchers and drains are started and
+ * SIGKILLed at random moments (starting up, holding the lock, lingering over a signal,
+ * inside a check, and by timing between a queue append and its marker). Afterwards
  * one quiet watcher cycle and a drain must account for every status file's last content, and
  * at no sampled moment may two watchers have been alive beyond the self-eviction window.
  *
@@ -62,6 +65,8 @@ class CrashTest {
     private final Map<Plan, AtomicInteger> killed = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<Writer> writers = new ArrayList<>();
     private final AtomicInteger drainRuns = new AtomicInteger();
+    /** The moments the aimed phase reached, each proven at the instant of its kill. */
+    private final List<String> aimed = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
@@ -85,14 +90,22 @@ class CrashTest {
         // A check that takes a while, sometimes has news, and marks (by its JVM's pid) that it runs.
         // The watcher runs each check under a small bash that owns its process group, so the
         // JVM is the check's grandparent: read it from /proc (no ps).
+        // While the gate file exists the check cannot end: a watcher seen inside it stays there.
         Files.writeString(state.resolve("poll.check.sh"), "read -r _ _ _ jvm _ < /proc/$PPID/stat\n"
                 + "touch \"$FM_HOME/in-check.$jvm\"\n"
+                + "while [ -e \"$FM_HOME/check-gate\" ]; do sleep 0.05; done\n"
                 + "sleep 0.$((RANDOM % 9))\n"
                 + "if [ $((RANDOM % 4)) -eq 0 ]; then echo ready; fi\n"
                 + "rm -f \"$FM_HOME/in-check.$jvm\"\n");
-        for (int i = 0; i < TASKS; i++) writers.add(new Writer(state.resolve("t" + i + ".status"), random.nextLong()));
         AtomicBoolean sampling = new AtomicBoolean(true);
         Thread sampler = daemon("crash-sampler", () -> sample(sampling));
+        killInsideACheck("fm-watch-arm.java");
+        killInsideACheck("fm-watch.java");
+        killWhileLingering();
+        killADrainMidPrint();
+        assertEquals(List.of("in check fm-watch-arm.java", "in check fm-watch.java", "lingering", "drain mid-print"),
+                aimed, "an aimed kill missed its moment");
+        for (int i = 0; i < TASKS; i++) writers.add(new Writer(state.resolve("t" + i + ".status"), random.nextLong()));
 
         long end = System.nanoTime() + CHAOS.toNanos();
         long writersStop = end - QUIET_WRITERS.toNanos();
@@ -123,11 +136,89 @@ class CrashTest {
         assertEquals(List.of(), failed, "an arm could not confirm a watcher amid the crashes");
         assertEveryPrintedWakeWasDrained();
         for (Writer w : writers) assertLastContentReported(w);
-        // The test must have done what it claims, or it proves nothing.
+        // The test must have done what it claims, or it proves nothing; the aimed phase made
+        // sure of each of these, so they hold whatever the random phase happened to hit.
         assertTrue(killedHolding.get() >= 3, "only " + killedHolding.get() + " watchers killed holding the lock");
-        assertTrue(killedInCheck.get() >= 1, "no watcher was killed inside a check");
+        assertTrue(killedInCheck.get() >= 2, "no watcher was killed inside a check");
         assertTrue(killed.containsKey(Plan.IN_LINGER), "no watcher was killed while lingering");
         assertTrue(killedDrains.get() >= 1, "no drain was killed");
+        assertTrue(killedDrainsAfterTake.get() >= 1, "no drain was killed after taking its records");
+    }
+
+    // ------------------------------------------------------------------ aimed kills
+
+    /**
+     * A watcher (an arm, or a bare fm-watch.java) SIGKILLed inside its check: the check has
+     * marked its JVM's pid and waits on the gate file, so it cannot have ended, and the
+     * watcher holds the lock while it waits for it.
+     */
+    private void killInsideACheck(String script) throws Exception {
+        Path gate = Files.writeString(home.resolve("check-gate"), "");
+        Map<String, String> env = env(0.2);
+        env.put("FM_CHECK_TIMEOUT", "600"); // the gate, not the timeout, decides when the check ends
+        Watched w = new Watched(kit.start(TestKit.command(script), env, home), script.equals("fm-watch-arm.java"));
+        watched.add(w);
+        long pid = w.process.pid();
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(120), () -> !w.process.isAlive() || (inCheck(pid) && holds(pid))),
+                script + " never ran its check: " + w.lines + " " + w.err);
+        assertTrue(w.process.isAlive() && inCheck(pid) && holds(pid), script + " left before its check: " + w.lines + " " + w.err);
+        w.process.destroyForcibly();
+        assertTrue(w.process.waitFor(30, TimeUnit.SECONDS));
+        killedHolding.incrementAndGet();
+        killedInCheck.incrementAndGet();
+        killed.computeIfAbsent(Plan.IN_CHECK, k -> new AtomicInteger()).incrementAndGet();
+        aimed.add("in check " + script);
+        Files.delete(gate); // the orphaned check ends now, as a killed watcher's check would
+    }
+
+    /**
+     * A watcher SIGKILLed while it lingers over a pending signal: with no check to run and a
+     * grace of ten minutes, its main thread's stack (jcmd Thread.print, by pid) shows the
+     * linger, which cannot end before the kill lands.
+     */
+    private void killWhileLingering() throws Exception {
+        Path check = state.resolve("poll.check.sh");
+        Path parked = home.resolve("poll.check.sh.parked");
+        Files.move(check, parked);
+        Files.writeString(state.resolve("aim.status"), "working: aimed at a lingering watcher\n");
+        Watched w = new Watched(kit.start(TestKit.command("fm-watch.java"), env(600), home), false);
+        watched.add(w);
+        long pid = w.process.pid();
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(120),
+                () -> !w.process.isAlive() || (holds(pid) && TestKit.mainThreadIn(pid, "Watcher.linger"))),
+                "the watcher never lingered: " + w.lines + " " + w.err);
+        assertTrue(w.process.isAlive() && holds(pid), "the watcher left instead of lingering: " + w.lines + " " + w.err);
+        w.process.destroyForcibly();
+        assertTrue(w.process.waitFor(30, TimeUnit.SECONDS));
+        killedHolding.incrementAndGet();
+        killed.computeIfAbsent(Plan.IN_LINGER, k -> new AtomicInteger()).incrementAndGet();
+        aimed.add("lingering");
+        Files.move(parked, check);
+    }
+
+    /**
+     * A drain SIGKILLed mid-print after taking its records: the queue holds far more distinct
+     * records than a pipe and the drain's buffer take, and nobody reads its stdout until it is
+     * dead, so once its private file exists it is stuck printing and cannot have finished.
+     */
+    private void killADrainMidPrint() throws Exception {
+        List<WakeQueue.Entry> many = new ArrayList<>();
+        for (int i = 0; i < 4000; i++) many.add(new WakeQueue.Entry("check", "aimed-" + i, "check: aimed record " + i + " " + "x".repeat(60)));
+        new WakeQueue(FmHome.of(home, state, home.resolve("fm-watch.java")), new Knobs(Map.of())).append(many);
+        drainRuns.incrementAndGet();
+        Process p = kit.start(TestKit.command("fm-wake-drain.java"), Map.of("FM_HOME", home.toString()), home);
+        drains.add(p);
+        TestKit.pump(p.getErrorStream(), new StringBuilder());
+        assertTrue(awaitTake(p), "the drain ended before taking the queue");
+        assertTrue(p.isAlive());
+        p.destroyForcibly();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        killedDrains.incrementAndGet();
+        killedDrainsAfterTake.incrementAndGet();
+        aimed.add("drain mid-print");
+        // Nothing it printed is kept: its private file outlives it, so the next drain prints all again.
+        p.getInputStream().close();
+        drains.remove(p);
     }
 
     /** What the run did, so a pass can be judged by how much it exercised. */
@@ -286,12 +377,7 @@ class CrashTest {
         String script = arm ? "fm-watch-arm.java" : "fm-watch.java";
         Watched w = new Watched(kit.start(TestKit.command(script), env(grace), home), arm);
         watched.add(w);
-        Plan drawn = PLANS[random.nextInt(PLANS.length)];
-        // Until each hard-to-hit moment has happened once, aim for it more often: the run must
-        // exercise what it claims, whatever the machine's timing.
-        if (killedInCheck.get() == 0 && random.nextInt(3) == 0) drawn = Plan.IN_CHECK;
-        else if (!killed.containsKey(Plan.IN_LINGER) && random.nextInt(3) == 0) drawn = Plan.IN_LINGER;
-        final Plan plan = drawn;
+        Plan plan = PLANS[random.nextInt(PLANS.length)];
         long chosen = random.nextInt(plan == Plan.STARTING ? 1500 : plan == Plan.IN_LINGER ? (int) (grace * 1000) : 2000);
         if (plan == Plan.NONE) return;
         daemon("crash-killer", () -> {
@@ -349,11 +435,7 @@ class CrashTest {
     /** A drain: 60% left alone, 20% SIGKILLed at a random moment, 20% right after it took the queue. */
     private void launchDrain() {
         int plan = random.nextInt(5);
-        long delay = plan == 0 ? random.nextInt(1000) : plan == 1 ? 0 : -1;
-        // A drain lives a fraction of a second, so a random kill often lands after it exited.
-        // Until one kill has landed, aim early (inside its start or its take) half the time.
-        if (killedDrains.get() == 0 && random.nextBoolean()) delay = random.nextInt(400);
-        long killAfter = delay;
+        long killAfter = plan == 0 ? random.nextInt(1000) : plan == 1 ? 0 : -1;
         daemon("crash-drain", () -> runDrain(killAfter, plan == 1));
     }
 

@@ -16,6 +16,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The cycle ledger (lib/Ledger.java): its line format, how starts pair with ends, the gap
@@ -201,11 +203,8 @@ class LedgerTest {
         assertEquals(arm.process.pid() + " how=evicted", l.get(l.size() - 1).replaceAll("^[0-9]+ end pid=", ""));
     }
 
-    @Test void termIsNamed() throws Exception { signalIsNamed("TERM", 143); }
-    @Test void intIsNamed() throws Exception { signalIsNamed("INT", 130); }
-    @Test void hupIsNamed() throws Exception { signalIsNamed("HUP", 129); }
-
-    private void signalIsNamed(String signal, int exit) throws Exception {
+    @ParameterizedTest @CsvSource({"TERM, 143", "INT, 130", "HUP, 129"})
+    void signalIsNamed(String signal, int exit) throws Exception {
         TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env(), home));
         assertTrue(arm.next(LIMIT).startsWith("watcher: started pid="), arm.err.toString());
         kill(signal, arm.process.pid());

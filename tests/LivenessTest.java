@@ -94,7 +94,10 @@ class LivenessTest {
             assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
             // The second arm waits up to 2 x FM_BEACON_MAX_AGE = 8 s for a fresh beat.
             second = arm(env("FM_BEACON_MAX_AGE", "4"));
-            Thread.sleep(1500); // the laptop sleeps a little longer, then resumes (scenario timing)
+            // The laptop sleeps on until the second arm judges it wedged and waits for a beat.
+            TestKit.Lines waiting = second;
+            assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> !waiting.process.isAlive()
+                    || TestKit.mainThreadIn(waiting.process.pid(), "Arm.replaceWedged")), "the second arm never waited for a beat");
         } finally {
             signal("CONT", first.process.pid());
         }

@@ -37,6 +37,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * FmLock across separate processes: forty-way races, a contention run where holders are
@@ -93,8 +95,12 @@ class LockRaceTest {
             // winner's claim rewrite (FmLockTest.aLinkedLockNeverShowsAnEmptyPid).
             assertTrue(List.of("held pid=" + winner.p().pid() + "\n", "held pid=\n").contains(r.stdout()), r.stdout());
         }
-        long naming = runs.stream().filter(r -> r.stdout().equals("held pid=" + winner.p().pid() + "\n")).count();
-        assertTrue(naming >= 20, naming + " of 39 losers named the holder");
+        // How many losers read during the rewrite depends on the scheduler; once the winner has
+        // said "acquired", a late contender must name it.
+        TestKit.Result late = kit.run(TestKit.command("FmLock.java", "try-acquire", lock.toString()), Map.of(), null,
+                Duration.ofSeconds(60));
+        assertEquals(1, late.exit(), late.stderr());
+        assertEquals("held pid=" + winner.p().pid() + "\n", late.stdout());
         assertEquals(winner.p().pid(), FmLock.holderPid(lock).orElse(-1));
         terminate(winner);
         assertEquals(List.of(), FmLockTest.names(dir), "nothing left: no lock, token or steal mutex");
@@ -433,19 +439,17 @@ class LockRaceTest {
         assertEquals(List.of("file"), FmLockTest.names(dir), "no usage error touched anything");
     }
 
-    @Test
-    void termOrIntDuringTheHoldReleasesTheLock() throws Exception {
+    @ParameterizedTest @CsvSource({"TERM, 143", "INT, 130"})
+    void termOrIntDuringTheHoldReleasesTheLock(String sig, int exit) throws Exception {
         Path dir = kit.tempDir("fm-cli");
-        for (String sig : List.of("TERM", "INT")) {
-            Path lock = dir.resolve("l");
-            Run r = launch(TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of());
-            assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> r.stdout().startsWith("acquired pid=")), r.stderr());
-            assertEquals(r.p().pid(), FmLock.holderPid(lock).orElse(-1));
-            signal(sig, r.p().pid());
-            assertTrue(r.p().waitFor(30, TimeUnit.SECONDS));
-            assertEquals(sig.equals("TERM") ? 143 : 130, r.p().exitValue(), sig + ": " + r.stderr());
-            assertEquals(List.of(), FmLockTest.names(dir), sig + " released the lock and its token");
-        }
+        Path lock = dir.resolve("l");
+        Run r = launch(TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of());
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> r.stdout().startsWith("acquired pid=")), r.stderr());
+        assertEquals(r.p().pid(), FmLock.holderPid(lock).orElse(-1));
+        signal(sig, r.p().pid());
+        assertTrue(r.p().waitFor(30, TimeUnit.SECONDS));
+        assertEquals(exit, r.p().exitValue(), sig + ": " + r.stderr());
+        assertEquals(List.of(), FmLockTest.names(dir), sig + " released the lock and its token");
     }
 
     @Test

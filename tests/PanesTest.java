@@ -205,7 +205,7 @@ class PanesTest {
         assertEquals(NONE, poll.outcome());
         long took = poll.end() - poll.start();
         assertTrue(took >= Panes.CAPTURE_LIMIT.toMillis() - 100, "the capture was given its limit: " + took + " ms");
-        assertTrue(took < 15_000, "ten hung captures must not take ten limits: " + took + " ms");
+        assertTrue(took < 30_000, "ten hung captures must not take ten limits (50 s): " + took + " ms");
         for (int i = 0; i < 10; i++) assertEquals("1\n", read(state.resolve(".blind-fleet_w" + i)), "window w" + i);
         List<Long> times = new ArrayList<>();
         times.add(poll.start());

@@ -229,6 +229,28 @@ final class TestKit implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the main thread of the JVM {@code pid} (started from a {@link #javaCommand}) is
+     * inside every one of {@code frames} ("Watcher.linger") right now, from its thread dump
+     * (jcmd, by pid): proof of where a process is, where a wait would only make it likely.
+     */
+    static boolean mainThreadIn(long pid, String... frames) {
+        Path jcmd = Path.of(javaCommand("fm-watch.java").get(0)).resolveSibling("jcmd");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print");
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            String dump = finish(pb.start(), Duration.ofSeconds(60)).stdout;
+            int main = dump.indexOf("\"main\"");
+            if (main < 0) return false;
+            int end = dump.indexOf("\n\n", main);
+            String stack = dump.substring(main, end < 0 ? dump.length() : end);
+            for (String frame : frames) if (!stack.contains("at " + frame + "(")) return false;
+            return true;
+        } catch (IOException | AssertionError e) {
+            return false; // not a JVM (any more), or no answer: not provably there
+        }
+    }
+
     /** A process that lives until killed and is ours to kill (a plain `sleep`). */
     Process sleeper() throws IOException {
         return start(List.of("sleep", "3600"), Map.of(), null);

@@ -15,6 +15,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The watcher's start and its life with the singleton lock (watcher.md "Start", "Self-eviction",
@@ -60,20 +62,17 @@ class WatcherLockTest {
         rig.assertLockReleased();
     }
 
-    @Test
-    void termAndHupReleaseTheLockAndExit128PlusSignal() throws Exception {
-        // INT is left out: a shell without job control starts background children with INT
-        // ignored, and a JVM keeps an inherited "ignore", so its outcome depends on the caller.
-        for (String sig : List.of("TERM", "HUP")) {
-            Process p = rig.start();
-            rig.awaitPolling(p);
-            signal(sig, p.pid());
-            TestKit.Result r = TestKit.finish(p, LIMIT);
-            assertEquals(sig.equals("TERM") ? 143 : 129, r.exit(), sig + ": " + r.stderr());
-            assertEquals("", r.stdout());
-            rig.assertLockReleased();
-            Files.delete(rig.state.resolve(".last-check")); // so the next start is awaited afresh
-        }
+    // INT is left out: a shell without job control starts background children with INT
+    // ignored, and a JVM keeps an inherited "ignore", so its outcome depends on the caller.
+    @ParameterizedTest @CsvSource({"TERM, 143", "HUP, 129"})
+    void termAndHupReleaseTheLockAndExit128PlusSignal(String sig, int exit) throws Exception {
+        Process p = rig.start();
+        rig.awaitPolling(p);
+        signal(sig, p.pid());
+        TestKit.Result r = TestKit.finish(p, LIMIT);
+        assertEquals(exit, r.exit(), sig + ": " + r.stderr());
+        assertEquals("", r.stdout());
+        rig.assertLockReleased();
     }
 
     @Test

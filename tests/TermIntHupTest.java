@@ -19,16 +19,22 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * TERM, INT and HUP sent to every command at a moment that matters (idle, lingering, inside
- * a check, attached, printing a drain, holding a lock). Each must release what it holds,
- * leave no process it started behind, lose no wake, and exit 128 + the signal number.
+ * TERM, INT and HUP sent to the commands at a moment that matters (idle, lingering, inside a
+ * check, attached, printing a drain, holding a lock), each moment reached before the signal
+ * is sent. Each must release what it holds, leave no process it started behind, lose no wake,
+ * and exit 128 + the signal number.
+ *
+ * fm-guard has no case: it holds nothing, writes nothing and has nothing that waits, so no
+ * moment can be made to last until a signal lands; a case could only pass when the signal
+ * happened to arrive in time.
  */
-class SignalsTest {
+class TermIntHupTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
     enum Sig {
@@ -47,6 +53,18 @@ class SignalsTest {
     /** Pids of check processes the watchers started: if they outlive a test we stop them. */
     private final List<Long> checkPids = new ArrayList<>();
 
+    /**
+     * Ignored signals are inherited: under nohup, or as a background job of a shell without job
+     * control, HUP or INT arrive ignored and every command started here would shrug them off.
+     */
+    @BeforeAll
+    static void hupAndIntAreNotIgnoredHere() throws IOException {
+        String ignored = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("SigIgn:"))
+                .findFirst().map(l -> l.substring("SigIgn:".length()).strip()).orElse("0");
+        assertEquals(0, Long.parseUnsignedLong(ignored, 16) & 0b11, "the tests run with HUP or INT ignored (SigIgn "
+                + ignored + "): start them from a shell with job control, not under nohup or as a plain background job");
+    }
+
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
@@ -63,45 +81,8 @@ class SignalsTest {
 
     // ------------------------------------------------------------------ the cases
 
-    @Test void watcherIdleHup() throws Exception { watcherIdle(Sig.HUP); }
-    @Test void watcherIdleInt() throws Exception { watcherIdle(Sig.INT); }
-    @Test void watcherIdleTerm() throws Exception { watcherIdle(Sig.TERM); }
-
-    @Test void watcherInLingerHup() throws Exception { watcherInLinger(Sig.HUP); }
-    @Test void watcherInLingerInt() throws Exception { watcherInLinger(Sig.INT); }
-    @Test void watcherInLingerTerm() throws Exception { watcherInLinger(Sig.TERM); }
-
-    @Test void watcherInCheckHup() throws Exception { inCheck("fm-watch.java", Sig.HUP); }
-    @Test void watcherInCheckInt() throws Exception { inCheck("fm-watch.java", Sig.INT); }
-    @Test void watcherInCheckTerm() throws Exception { inCheck("fm-watch.java", Sig.TERM); }
-
-    @Test void armIdleHup() throws Exception { armIdle(Sig.HUP); }
-    @Test void armIdleInt() throws Exception { armIdle(Sig.INT); }
-    @Test void armIdleTerm() throws Exception { armIdle(Sig.TERM); }
-
-    @Test void armInCheckHup() throws Exception { inCheck("fm-watch-arm.java", Sig.HUP); }
-    @Test void armInCheckInt() throws Exception { inCheck("fm-watch-arm.java", Sig.INT); }
-    @Test void armInCheckTerm() throws Exception { inCheck("fm-watch-arm.java", Sig.TERM); }
-
-    @Test void armAttachedHup() throws Exception { armAttached(Sig.HUP); }
-    @Test void armAttachedInt() throws Exception { armAttached(Sig.INT); }
-    @Test void armAttachedTerm() throws Exception { armAttached(Sig.TERM); }
-
-    @Test void drainPrintingHup() throws Exception { drainPrinting(Sig.HUP); }
-    @Test void drainPrintingInt() throws Exception { drainPrinting(Sig.INT); }
-    @Test void drainPrintingTerm() throws Exception { drainPrinting(Sig.TERM); }
-
-    @Test void guardHup() throws Exception { guard(Sig.HUP); }
-    @Test void guardInt() throws Exception { guard(Sig.INT); }
-    @Test void guardTerm() throws Exception { guard(Sig.TERM); }
-
-    @Test void lockHoldHup() throws Exception { lockHold(Sig.HUP); }
-    @Test void lockHoldInt() throws Exception { lockHold(Sig.INT); }
-    @Test void lockHoldTerm() throws Exception { lockHold(Sig.TERM); }
-
-    // ------------------------------------------------------------------ scenarios
-
-    private void watcherIdle(Sig sig) throws Exception {
+    @ParameterizedTest @EnumSource(Sig.class)
+    void watcherIdle(Sig sig) throws Exception {
         Proc w = start("fm-watch.java", env());
         awaitWatching(w);
         signal(w, sig);
@@ -109,15 +90,28 @@ class SignalsTest {
         assertNothingLeft();
     }
 
-    /** A status change starts a 60 s linger; the signal lands inside it and the wake survives. */
-    private void watcherInLinger(Sig sig) throws Exception {
-        Map<String, String> env = env("FM_SIGNAL_GRACE", "60");
+    @ParameterizedTest @EnumSource(Sig.class)
+    void watcherInCheck(Sig sig) throws Exception { inCheck("fm-watch.java", sig); }
+
+    @ParameterizedTest @EnumSource(Sig.class)
+    void armInCheck(Sig sig) throws Exception { inCheck("fm-watch-arm.java", sig); }
+
+    // ------------------------------------------------------------------ scenarios
+
+    /**
+     * A status change starts a ten-minute linger; the signal lands inside it (the watcher's
+     * thread dump shows it there) and the wake survives.
+     */
+    @ParameterizedTest @EnumSource(Sig.class)
+    void watcherInLinger(Sig sig) throws Exception {
+        Map<String, String> env = env("FM_SIGNAL_GRACE", "600");
         Proc w = start("fm-watch.java", env);
         awaitWatching(w);
         Path status = Files.writeString(state.resolve("task.status"), "working: 1\n");
-        // With FM_POLL=0.2 the change is seen within a poll; 1.5 s puts us well inside the linger.
-        Thread.sleep(1500);
-        assertTrue(w.process.isAlive(), "the watcher left its 60 s linger early: " + w.err());
+        long pid = w.process.pid();
+        assertTrue(TestKit.waitFor(LIMIT, () -> !w.process.isAlive() || TestKit.mainThreadIn(pid, "Watcher.linger")),
+                "the watcher never lingered over the change: " + w.err());
+        assertTrue(w.process.isAlive(), "the watcher left its linger early: " + w.err());
         signal(w, sig);
         assertEquals(sig.exitCode(), w.exit(), w.err());
         assertEquals("", String.join("\n", w.lines), "no reason line from an interrupted linger");
@@ -150,7 +144,8 @@ class SignalsTest {
                         + !gone(shell) + ", its child sleep pid " + child + " alive=" + !gone(child));
     }
 
-    private void armIdle(Sig sig) throws Exception {
+    @ParameterizedTest @EnumSource(Sig.class)
+    void armIdle(Sig sig) throws Exception {
         Proc a = start("fm-watch-arm.java", env());
         String line = a.next();
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line + " " + a.err());
@@ -161,7 +156,8 @@ class SignalsTest {
     }
 
     /** An attached arm holds nothing: its signal ends it alone and the watcher it watched lives on. */
-    private void armAttached(Sig sig) throws Exception {
+    @ParameterizedTest @EnumSource(Sig.class)
+    void armAttached(Sig sig) throws Exception {
         Proc watcher = start("fm-watch-arm.java", env());
         assertTrue(watcher.next().startsWith("watcher: started pid=" + watcher.process.pid()), watcher.err());
         Proc attached = start("fm-watch-arm.java", env(), "--attach");
@@ -179,7 +175,8 @@ class SignalsTest {
      * A drain blocked mid-print on a pipe nobody reads. After the signal, every record is either
      * printed already or still in the queue (at-least-once), and no private file is left behind.
      */
-    private void drainPrinting(Sig sig) throws Exception {
+    @ParameterizedTest @EnumSource(Sig.class)
+    void drainPrinting(Sig sig) throws Exception {
         int records = 200_000;
         StringBuilder sb = new StringBuilder();
         for (int i = 1; i <= records; i++) {
@@ -216,32 +213,8 @@ class SignalsTest {
                 + records + " lines)");
     }
 
-    /**
-     * The guard holds nothing and is over in a moment, so only a signal that lands while it
-     * runs is judged: tries shorter and shorter delays until one does. (An aborted assumption
-     * counts as a failure in tests/run.java, so "it always finished first" fails loudly.)
-     */
-    private void guard(Sig sig) throws Exception {
-        Files.writeString(state.resolve("t.meta"), "window=fleet:t\n");
-        TestKit.javaCommand("fm-guard.java");
-        List<String> tried = new ArrayList<>();
-        for (long delay : new long[] {300, 150, 80, 40, 20, 0}) {
-            Process p = kit.start(TestKit.command("fm-guard.java"), Map.of("FM_HOME", home.toString()), home);
-            Thread.sleep(delay);
-            signal(p, sig);
-            assertTrue(p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS));
-            if (p.exitValue() == 0) {
-                tried.add(delay + " ms");
-                continue; // it had finished: this attempt proves nothing either way
-            }
-            assertEquals(sig.exitCode(), p.exitValue(), "signal sent " + delay + " ms after start");
-            assertNothingLeft();
-            return;
-        }
-        Assumptions.abort("the guard always finished before the " + sig + " arrived (delays " + tried + ")");
-    }
-
-    private void lockHold(Sig sig) throws Exception {
+    @ParameterizedTest @EnumSource(Sig.class)
+    void lockHold(Sig sig) throws Exception {
         Path lock = state.resolve(".watch.lock");
         Proc holder = start("FmLock.java", Map.of(), "try-acquire", lock.toString(), "--hold", "600");
         assertEquals("acquired pid=" + holder.process.pid(), holder.next(), holder.err());
@@ -268,7 +241,7 @@ class SignalsTest {
                 } catch (IOException ignored) {
                     // the process is gone
                 }
-            }, "signals-reader");
+            }, "term-int-hup-reader");
             t.setDaemon(true);
             t.start();
             TestKit.pump(p.getErrorStream(), err);
