@@ -164,7 +164,7 @@ class LockRaceTest {
 
     /**
      * Threads of this JVM and a stream of lock-witness.java processes contend for one lock at
-     * FM_LOCK_STALE_AFTER=0 for ~20 s. Processes die holding it (Runtime.halt, or SIGKILL from
+     * FM_LOCK_STALE_AFTER=0 for 20 s or more. Processes die holding it (Runtime.halt, or SIGKILL from
      * here aimed at whoever the witness names), and are paused with SIGSTOP past the 2 s grace
      * at random steps. The witness (see lock-witness.java) must never see two holders.
      */
@@ -210,13 +210,18 @@ class LockRaceTest {
         int kills = 0;
         int pauses = 0;
         ThreadLocalRandom random = ThreadLocalRandom.current();
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        // At least 20 s of chaos, and on until what the assertions below claim has happened
+        // (holders killed and reclaimed from, both kinds winning), however slow the machine;
+        // the cap only stops a machine where that cannot happen at all, and then the test fails.
+        long minEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        long cap = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
         long nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(700);
         long nextPause = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         Run paused = null;
         long resumeAt = 0;
         try {
-            while (System.nanoTime() < end && violations.isEmpty()) {
+            while (violations.isEmpty() && System.nanoTime() < cap && (System.nanoTime() < minEnd
+                    || kills < 3 || reclaimed.get() < 1 || threadWins.get() < 20 || threadAttempts.get() < 1000)) {
                 procs.values().removeIf(r -> !r.p().isAlive());
                 while (procs.size() < 3) {
                     List<String> cmd = new ArrayList<>(script);
@@ -278,9 +283,11 @@ class LockRaceTest {
                 + " paused), dead holders' leftovers cleared " + reclaimed;
         System.out.println("lock contention: " + summary);
         assertEquals(List.of(), violations, summary);
-        assertTrue(threadAttempts.get() + procAttempts >= 1000, "at least 1000 attempts: " + summary);
-        assertTrue(procWins >= 20 && threadWins.get() >= 20, "both kinds of contender won: " + summary);
-        assertTrue(halts + kills >= 3 && reclaimed.get() >= 1, "holders died and were reclaimed from: " + summary);
+        assertTrue(threadAttempts.get() >= 1000, "at least 1000 attempts: " + summary);
+        // A kill is aimed at the process the witness names as inside: each one is a process's win
+        // (a killed process never prints its own counts).
+        assertTrue(threadWins.get() >= 20, "threads won too: " + summary);
+        assertTrue(kills >= 3 && reclaimed.get() >= 1, "holders were killed inside and reclaimed from: " + summary);
         // Whatever the last holder left, the lock is not wedged.
         FmLock.Held last = FmLock.acquireWithin(lock, Duration.ofSeconds(10));
         new Witness(witness, "final", violations).enter();
