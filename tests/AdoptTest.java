@@ -292,8 +292,8 @@ class AdoptTest {
         String first = sh.next(LIMIT);
         assertTrue(first.matches("child \\d+"), first);
         long child = Long.parseLong(first.substring(6));
-        // The pid is written first, the metadata (pid-identity last) once the lock is held.
-        assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == child && Files.exists(state.resolve(".watch.lock/pid-identity"))),
+        // The pid and identity come with the lock; fm-home, then watcher-path, once it is held.
+        assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == child && Files.exists(state.resolve(".watch.lock/watcher-path"))),
                 "the watcher's lock never named $! (" + child + ")");
         assertTrue(ProcessHandle.of(child).flatMap(h -> h.info().command()).orElse("").endsWith("/java"),
                 "$! is the JVM itself: " + ProcessHandle.of(child).flatMap(h -> h.info().command()));
