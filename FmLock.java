@@ -197,7 +197,14 @@ final class FmLock {
                     return;
                 }
                 if (!stillHeld()) return; // no longer ours: nothing of ours to remove
-                if (m.refusal().isPresent() || System.nanoTime() >= deadline) {
+                if (m.refusal().isPresent()) {
+                    // The directory refuses new entries (full, read-only): no stealer can create
+                    // the mutex either, so none can be in our gap; the plain check-and-remove is
+                    // safe, and a full disk must not leave every lock to the 2 s reclaim.
+                    if (stillHeld()) deleteQuietly(lock);
+                    return;
+                }
+                if (System.nanoTime() >= deadline) {
                     debug("left " + lock + " to be reclaimed: its steal mutex stayed taken");
                     return;
                 }
