@@ -1,3 +1,5 @@
+//SOURCES FmProc.java
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +10,7 @@ import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -96,8 +99,35 @@ final class BashIdentity {
         return m == Match.UNKNOWN ? Optional.empty() : Optional.of(m == Match.SAME);
     }
 
+    /**
+     * The start as ps computes it: the boot time /proc/stat gives now, plus the start ticks at
+     * USER_HZ (100 on Linux). Not ProcessHandle's instant: the JDK reads the boot time once per
+     * JVM, and a clock that has been slewed since then makes a long-lived JVM's instants differ
+     * from what ps prints by a second or more (seen in the test suite's own JVM).
+     */
     private static Optional<Instant> startOf(long pid) {
+        OptionalLong ticks = FmProc.startTicks(pid);
+        OptionalLong btime = bootTime();
+        if (ticks.isPresent() && btime.isPresent()) {
+            return Optional.of(Instant.ofEpochSecond(btime.getAsLong()).plusMillis(ticks.getAsLong() * 1000 / USER_HZ));
+        }
+        if (Files.isDirectory(Path.of("/proc/self"))) return Optional.empty(); // gone, or hidden
         return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant());
+    }
+
+    /** Clock ticks per second of /proc/<pid>/stat, fixed at 100 for user space on Linux. */
+    private static final long USER_HZ = 100;
+
+    /** The boot time in epoch seconds as the kernel states it now (it follows clock changes). */
+    private static OptionalLong bootTime() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/stat"), StandardCharsets.US_ASCII)) {
+                if (l.startsWith("btime ")) return OptionalLong.of(Long.parseLong(l.substring(6).strip()));
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /proc: the caller falls back
+        }
+        return OptionalLong.empty();
     }
 
     /** A start instant as ps's lstart prints it in {@code zone} (to the second, truncated). */
