@@ -303,6 +303,10 @@ final class TestKit implements AutoCloseable {
             return Files.write(state.resolve(name), content);
         }
 
+        String read(String name) throws IOException {
+            return Files.readString(state.resolve(name));
+        }
+
         /** The queue's records as [kind, key, payload, ...]; fails on a line that is not five fields with a 10-digit seq. */
         List<List<String>> records() throws IOException {
             List<List<String>> out = new ArrayList<>();

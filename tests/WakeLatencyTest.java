@@ -55,7 +55,7 @@ class WakeLatencyTest {
             Files.writeString(target, "working: 1\n");
             Path link = Files.createSymbolicLink(state.resolve("boxed.status"), target);
             // Mark the current content as seen, so only the write below is a change.
-            Files.writeString(state.resolve(".seen-boxed_status"), WatcherTest.Rig.signature(target));
+            Files.writeString(state.resolve(".seen-boxed_status"), WatcherTest.signature(target));
             took.add(trial(state, offset, link, () -> Files.writeString(target, "done: a longer line than before\n",
                     StandardOpenOption.APPEND)));
         }
