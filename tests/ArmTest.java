@@ -7,7 +7,6 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -21,33 +20,27 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** The arm (arm-guard.md), run as users run it: the real script in its own JVM. */
 class ArmTest {
     private TestKit kit;
+    /** The temp home with this class's knobs (set in setUp). */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-arm");
-        state = home.resolve("state");
-        Files.createDirectories(state);
+        fixture = new TestKit.Home(kit, "fm-arm").set(
+                "FM_POLL", "0.2",
+                "FM_SIGNAL_GRACE", "0.5",
+                "FM_HEARTBEAT", "3600",
+                "FM_CHECK_INTERVAL", "3600",
+                "FM_ARM_CONFIRM_TIMEOUT", "10");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
     void tearDown() {
         kit.close();
-    }
-
-    private Map<String, String> env(String... kv) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", "0.2");
-        e.put("FM_SIGNAL_GRACE", "0.5");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("FM_ARM_CONFIRM_TIMEOUT", "10");
-        e.put("TMUX_TMPDIR", home.toString());
-        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
-        return e;
     }
 
     private TestKit.Lines arm(Map<String, String> env, String... args) throws IOException {
@@ -78,7 +71,7 @@ class ArmTest {
 
     @Test
     void startsAndConfirmsAWatcherNamedByTheLock() throws Exception {
-        TestKit.Lines a = arm(env());
+        TestKit.Lines a = arm(fixture.env());
         String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.matches("watcher: started pid=\\d+ \\(beacon fresh\\)"), line);
         long pid = pidOf(line, "watcher: started pid=");
@@ -97,9 +90,9 @@ class ArmTest {
 
     @Test
     void secondArmReportsHealthyAndStartsNothing() throws Exception {
-        TestKit.Lines first = arm(env());
+        TestKit.Lines first = arm(fixture.env());
         long pid = pidOf(first.next(Duration.ofSeconds(60)), "watcher: started pid=");
-        TestKit.Lines second = arm(env());
+        TestKit.Lines second = arm(fixture.env());
         String line = second.next(Duration.ofSeconds(30));
         assertTrue(line.matches("watcher: healthy pid=" + pid + " \\(beacon \\d+s\\)"), line);
         assertEquals(0, second.exit(Duration.ofSeconds(10)));
@@ -109,9 +102,9 @@ class ArmTest {
 
     @Test
     void attachStaysUntilThatCycleEnds() throws Exception {
-        TestKit.Lines first = arm(env());
+        TestKit.Lines first = arm(fixture.env());
         long pid = pidOf(first.next(Duration.ofSeconds(60)), "watcher: started pid=");
-        TestKit.Lines attached = arm(env(), "--attach");
+        TestKit.Lines attached = arm(fixture.env(), "--attach");
         String line = attached.next(Duration.ofSeconds(30));
         assertTrue(line.matches("watcher: attached pid=" + pid + " \\(beacon \\d+s\\)"), line);
         // Still attached while the watcher lives (two attach polls at least).
@@ -130,7 +123,7 @@ class ArmTest {
         age(state.resolve(".last-watcher-beat"), Duration.ofSeconds(1000));
         age(lock, Duration.ofSeconds(1000));
         long t0 = System.nanoTime();
-        TestKit.Lines a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "3"));
+        TestKit.Lines a = arm(fixture.env("FM_ARM_CONFIRM_TIMEOUT", "3"));
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon", a.next(Duration.ofSeconds(60)));
         assertNotEquals(0, a.exit(Duration.ofSeconds(10)));
         assertTrue(Duration.ofNanos(System.nanoTime() - t0).compareTo(Duration.ofSeconds(30)) < 0);
@@ -149,7 +142,7 @@ class ArmTest {
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.LEGACY_IDENTITY_FORMAT + " pid=" + dead.pid() + " start=1 exe=/x\n");
         Files.writeString(state.resolve(".last-watcher-beat"), "");
-        TestKit.Lines a = arm(env());
+        TestKit.Lines a = arm(fixture.env());
         String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);
     }
@@ -158,7 +151,7 @@ class ArmTest {
     void aCheckDueAtStartComesOutOfTheArm() throws Exception {
         Path check = state.resolve("merge.check.sh");
         Files.writeString(check, "echo merged\n");
-        TestKit.Lines a = arm(env("FM_CHECK_INTERVAL", "300"));
+        TestKit.Lines a = arm(fixture.env("FM_CHECK_INTERVAL", "300"));
         List<String> seen = new ArrayList<>();
         seen.add(a.next(Duration.ofSeconds(60)));
         seen.add(a.next(Duration.ofSeconds(30)));
@@ -171,7 +164,7 @@ class ArmTest {
     void aPeerThatBecomesHealthyDuringConfirmationIsReportedHealthy() throws Exception {
         Path lock = state.resolve(".watch.lock");
         Process peer = strangerHolding(lock); // lock fresh, no metadata yet: a peer mid-start
-        TestKit.Lines a = arm(env("FM_ARM_CONFIRM_TIMEOUT", "20"));
+        TestKit.Lines a = arm(fixture.env("FM_ARM_CONFIRM_TIMEOUT", "20"));
         // The peer finishes starting once the arm has found it unhealthy and waits in its loop.
         assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> !a.process.isAlive()
                 || TestKit.mainThreadIn(a.process.pid(), "Arm.run", "java.lang.Thread.sleep")), "the arm never waited");
@@ -186,7 +179,7 @@ class ArmTest {
     }
 
     private void signalStopsWatcher(String signal, int expected) throws Exception {
-        TestKit.Lines a = arm(env());
+        TestKit.Lines a = arm(fixture.env());
         a.next(Duration.ofSeconds(60));
         assertTrue(TestKit.waitFor(Duration.ofSeconds(10), () -> Files.exists(state.resolve(".last-watcher-beat"))));
         new ProcessBuilder("kill", "-" + signal, Long.toString(a.process.pid())).start().waitFor();
@@ -210,7 +203,7 @@ class ArmTest {
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
         Files.writeString(lock.resolve("pid-identity"), FmProc.LEGACY_IDENTITY_FORMAT + " pid=" + stranger.pid() + " start=12345 exe=/old\n");
-        TestKit.Lines a = arm(env(), "--restart");
+        TestKit.Lines a = arm(fixture.env(), "--restart");
         String line = a.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line);
         assertTrue(stranger.isAlive(), "a recycled pid must never be signalled");
@@ -220,12 +213,12 @@ class ArmTest {
     @Test
     void restartInOneHomeLeavesAnotherHomesWatcherAlone() throws Exception {
         Path other = kit.tempDir("fm-arm-other");
-        Map<String, String> otherEnv = env("FM_HOME", other.toString());
+        Map<String, String> otherEnv = fixture.env("FM_HOME", other.toString());
         TestKit.Lines theirs = arm(otherEnv);
         long theirPid = pidOf(theirs.next(Duration.ofSeconds(60)), "watcher: started pid=");
-        TestKit.Lines ours = arm(env());
+        TestKit.Lines ours = arm(fixture.env());
         long ourPid = pidOf(ours.next(Duration.ofSeconds(60)), "watcher: started pid=");
-        TestKit.Lines restart = arm(env(), "--restart");
+        TestKit.Lines restart = arm(fixture.env(), "--restart");
         String line = restart.next(Duration.ofSeconds(60));
         assertTrue(line.startsWith("watcher: started pid=" + restart.process.pid() + " "), line);
         assertTrue(ours.process.waitFor(20, TimeUnit.SECONDS), "our old watcher must be stopped");
@@ -240,7 +233,7 @@ class ArmTest {
         Path link = kit.tempDir("fm-arm-bin").resolve("arm");
         Files.createSymbolicLink(link, TestKit.root().resolve("fm-watch-arm.java"));
         TestKit.Lines a = new TestKit.Lines(kit.start(List.of("bash", "-c", "\"$0\" & p=$!; echo $p; wait $p", link.toString()),
-                env(), kit.tempDir("fm-arm-cwd")));
+                fixture.env(), kit.tempDir("fm-arm-cwd")));
         long bang = Long.parseLong(a.next(Duration.ofSeconds(30)));
         String line = a.next(Duration.ofSeconds(120));
         assertEquals("watcher: started pid=" + bang + " (beacon fresh)", line, "$! must be the watcher's JVM");
@@ -255,13 +248,13 @@ class ArmTest {
 
     @Test
     void helpVersionAndUsageErrors() throws Exception {
-        TestKit.Result help = kit.run(TestKit.command("fm-watch-arm.java", "--help"), env(), home, Duration.ofSeconds(60));
+        TestKit.Result help = kit.run(TestKit.command("fm-watch-arm.java", "--help"), fixture.env(), home, Duration.ofSeconds(60));
         assertEquals(0, help.exit());
         assertTrue(help.stdout().contains("--restart") && help.stdout().contains("--attach"), help.stdout());
-        TestKit.Result version = kit.run(TestKit.command("fm-watch-arm.java", "--version"), env(), home, Duration.ofSeconds(60));
+        TestKit.Result version = kit.run(TestKit.command("fm-watch-arm.java", "--version"), fixture.env(), home, Duration.ofSeconds(60));
         assertEquals(0, version.exit());
         assertTrue(version.stdout().startsWith("fm-watch-arm "), version.stdout());
-        TestKit.Result bad = kit.run(TestKit.command("fm-watch-arm.java", "--bogus"), env(), home, Duration.ofSeconds(60));
+        TestKit.Result bad = kit.run(TestKit.command("fm-watch-arm.java", "--bogus"), fixture.env(), home, Duration.ofSeconds(60));
         assertEquals(2, bad.exit());
         assertTrue(bad.stderr().contains("Usage"), bad.stderr());
         assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));

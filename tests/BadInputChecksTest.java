@@ -28,7 +28,7 @@ class BadInputChecksTest {
     /** Children that ignore TERM do not outlive a hung check: KILL follows the TERM. */
     @Test
     void aHungCheckWhoseChildrenIgnoreTermIsKilledWithAllOfThem() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit);
+        TestKit.Home home = BadInputTest.home(kit);
         Path pids = home.home.resolve("pids");
         // The script, a child, a subshell and its own child (a grandchild): all ignore TERM.
         home.write("a.check.sh", "trap '' TERM\n"
@@ -49,7 +49,7 @@ class BadInputChecksTest {
     /** A check that floods 100 MiB and then hangs: killed at the timeout, its output capped. */
     @Test
     void aCheckThatFloodsThenHangsIsCappedAndKilled() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit);
+        TestKit.Home home = BadInputTest.home(kit);
         Path pids = home.home.resolve("pids");
         Path flood = home.write("a.check.sh", "echo $$ > '" + pids + "'\n"
                 + "head -c 104857600 /dev/zero | tr '\\0' a\nexec sleep 1000\n");
@@ -72,7 +72,7 @@ class BadInputChecksTest {
     /** A failing check with no stdout is no wake; its stderr is discarded; the sweep still counts. */
     @Test
     void aCheckThatFailsSilentlyIsNoWakeButTheSweepCounts() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         home.write("a.check.sh", "echo 'oops on stderr' >&2\nexit 3\n");
         Path lastCheck = home.write(".last-check", "");
         Files.setLastModifiedTime(lastCheck, FileTime.from(Instant.now().minusSeconds(3600)));
@@ -94,7 +94,7 @@ class BadInputChecksTest {
      */
     @Test
     void aChildThatOutlivesItsCheckOnTheWatchersPipeIsNotLeftRunning() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         Path pids = home.home.resolve("pids");
         home.write("a.check.sh", "trap '' TERM\nsleep 1000 &\necho $! > '" + pids + "'\n");
         long t0 = System.nanoTime();
@@ -134,10 +134,10 @@ class BadInputChecksTest {
     @Test
     void aStatusFileThatVanishesDuringTheLingerIsDroppedQuietly() throws Exception {
         List<String> hows = List.of("deleted", "replaced by a directory", "replaced by a dangling link");
-        List<BadInputTest.Home> homes = new ArrayList<>();
+        List<TestKit.Home> homes = new ArrayList<>();
         List<Process> watchers = new ArrayList<>();
         for (int i = 0; i < hows.size(); i++) {
-            BadInputTest.Home home = new BadInputTest.Home(kit);
+            TestKit.Home home = BadInputTest.home(kit);
             home.write("a.status", "working: x\n");
             home.env.put("FM_SIGNAL_GRACE", "15");
             home.env.put("FM_HEARTBEAT", "5");
@@ -145,7 +145,7 @@ class BadInputChecksTest {
             watchers.add(home.start("fm-watch.java"));
         }
         for (int i = 0; i < hows.size(); i++) {
-            BadInputTest.Home home = homes.get(i);
+            TestKit.Home home = homes.get(i);
             Process p = watchers.get(i);
             assertTrue(TestKit.waitFor(BadInputTest.LIMIT, () -> Files.exists(home.state.resolve(".last-check"))
                     || !p.isAlive()), "the watcher never reached its first scan");
@@ -164,7 +164,7 @@ class BadInputChecksTest {
             if (hows.get(i).contains("link")) Files.createSymbolicLink(status, homes.get(i).state.resolve("gone"));
         }
         for (int i = 0; i < hows.size(); i++) {
-            BadInputTest.Home home = homes.get(i);
+            TestKit.Home home = homes.get(i);
             TestKit.Result w = TestKit.finish(watchers.get(i), BadInputTest.LIMIT);
             assertEquals(0, w.exit(), hows.get(i) + ": " + w.stderr());
             assertEquals("heartbeat\n", w.stdout(), hows.get(i));
@@ -184,7 +184,7 @@ class BadInputChecksTest {
      */
     @Test
     void oddMetasReachTmuxAsOneArgumentEachAndTheReasonLineExactly() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit);
+        TestKit.Home home = BadInputTest.home(kit);
         Path fake = kit.tempDir("fm-fake-tmux");
         Files.writeString(fake.resolve("steps"), "frame x\n");
         Files.writeString(fake.resolve("x"), "x\n");

@@ -36,12 +36,12 @@ class BadInputFsTest {
      */
     @Test
     void aReadOnlyStateDirectoryIsOneClearLinePerCommand() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         String queued = "1\t1\tsignal\ta.status\tsignal: /s/a.status\n";
         home.write(".wake-queue", queued);
         home.write("t.meta", "window=fleet:t\n");
         home.env.put("FM_ARM_CONFIRM_TIMEOUT", "2");
-        BadInputTest.Home uncreatable = new BadInputTest.Home(kit);
+        TestKit.Home uncreatable = BadInputTest.home(kit);
         Files.delete(uncreatable.state);
         Unprivileged as = new Unprivileged(kit);
         as.open(home.home);
@@ -93,7 +93,7 @@ class BadInputFsTest {
         assumeTrue(mount.exit() == 0 || isRoot(), "only root may mount a tmpfs; here: " + mount.stderr());
         assertEquals(0, mount.exit(), "root, yet no tmpfs: " + mount.stderr());
         try {
-            BadInputTest.Home home = new BadInputTest.Home(kit, mnt);
+            TestKit.Home home = BadInputTest.home(kit, mnt);
             home.env.put("FM_HEARTBEAT", "3");
             Process p = home.start("fm-watch.java");
             assertTrue(TestKit.waitFor(BadInputTest.LIMIT, () -> Files.exists(home.state.resolve(".last-check"))
@@ -130,17 +130,17 @@ class BadInputFsTest {
     void aHomeWithSpacesAndNonAsciiWorksEndToEnd() throws Exception {
         assumeUtf8();
         Path home = Files.createDirectories(kit.tempDir("fm-bad").resolve("home dir").resolve(NON_ASCII));
-        BadInputTest.Home h = new BadInputTest.Home(kit, home);
-        BadInputTest.Running arm = new BadInputTest.Running(h.start("fm-watch-arm.java"));
-        String started = arm.nextLine(BadInputTest.LIMIT);
+        TestKit.Home h = BadInputTest.home(kit, home);
+        TestKit.Lines arm = new TestKit.Lines(h.start("fm-watch-arm.java"));
+        String started = arm.next(BadInputTest.LIMIT);
         assertTrue(started.matches("watcher: started pid=\\d+ \\(beacon fresh\\)"), started);
         assertEquals(home.toString(), Files.readString(h.state.resolve(".watch.lock/fm-home")).strip());
 
         Path status = h.write("t.status", "working: caf\u00e9\n");
         String signal = "signal: " + status;
-        assertEquals(signal, arm.nextLine(BadInputTest.LIMIT));
-        assertEquals(0, arm.exit(BadInputTest.LIMIT), arm.err.toString());
-        assertEquals("", arm.err.toString());
+        assertEquals(signal, arm.next(BadInputTest.LIMIT));
+        assertEquals(0, arm.exit(BadInputTest.LIMIT), arm.err());
+        assertEquals("", arm.err());
         TestKit.Result d = h.run("fm-wake-drain.java");
 
         assertEquals(0, d.exit(), d.stderr());
@@ -156,7 +156,7 @@ class BadInputFsTest {
     void aNonAsciiHomeUnderTheCLocaleIsOneClearLine() throws Exception {
         assumeUtf8();
         Path home = Files.createDirectories(kit.tempDir("fm-bad").resolve("home dir").resolve(NON_ASCII));
-        BadInputTest.Home h = new BadInputTest.Home(kit, home).heartbeatDue();
+        TestKit.Home h = BadInputTest.heartbeatDue(BadInputTest.home(kit, home));
         h.write("t.meta", "window=fleet:t\n");
         h.env.put("LANG", "C");
         h.env.put("LC_ALL", "C");
@@ -229,7 +229,7 @@ class BadInputFsTest {
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
 
-        Process start(BadInputTest.Home home, String script) throws IOException {
+        Process start(TestKit.Home home, String script) throws IOException {
             List<String> cmd = new ArrayList<>(TestKit.command(script));
             if (root) {
                 int cp = cmd.indexOf("-classpath") + 1;

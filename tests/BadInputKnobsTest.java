@@ -91,8 +91,8 @@ class BadInputKnobsTest {
     @ParameterizedTest(name = "every other knob = {0}")
     @ValueSource(strings = {"abc", "-3", "0"})
     void knobsACommandDoesNotReadLeaveItAlone(String value) throws Exception {
-        BadInputTest.Home w = new BadInputTest.Home(kit).heartbeatDue();
-        BadInputTest.Home g = new BadInputTest.Home(kit);
+        TestKit.Home w = BadInputTest.heartbeatDue(BadInputTest.home(kit));
+        TestKit.Home g = BadInputTest.home(kit);
         g.write("t.meta", "window=fleet:t\n");
         g.write(".last-watcher-beat", "");
         for (Knob k : knobs().toList()) {
@@ -170,22 +170,19 @@ class BadInputKnobsTest {
 
     /** The attached arm: its first line, then the peer's wake, then its exit. */
     private static TestKit.Result attachFinish(Started s) throws Exception {
-        String line = s.lines().nextLine(BadInputTest.LIMIT);
+        s.lines().next(BadInputTest.LIMIT);
         Files.writeString(s.endsPeer(), "done\n");
         int exit = s.lines().exit(BadInputTest.LIMIT);
-        StringBuilder out = new StringBuilder(line).append('\n');
-        assertTrue(s.lines().eof.await(10, java.util.concurrent.TimeUnit.SECONDS), "stdout never ended");
-        for (String l; (l = s.lines().lines.poll()) != null; ) out.append(l).append('\n');
-        synchronized (s.lines().err) {
-            return new TestKit.Result(exit, out.toString(), s.lines().err.toString());
-        }
+        StringBuilder out = new StringBuilder();
+        for (String l : s.lines().all(Duration.ofSeconds(10))) out.append(l).append('\n');
+        return new TestKit.Result(exit, out.toString(), s.lines().err());
     }
 
     /**
      * A process under test and, for the scenarios that need them, the peer it faces, its stdout
      * read line by line, and the status file that ends the peer's cycle.
      */
-    record Started(Process process, long peer, BadInputTest.Running lines, Path endsPeer) {
+    record Started(Process process, long peer, TestKit.Lines lines, Path endsPeer) {
         Started(Process process, long peer) { this(process, peer, null, null); }
     }
 
@@ -195,15 +192,15 @@ class BadInputKnobsTest {
         return Optional.of("fm: ignoring " + knob.name() + "='" + value + "' (" + knob.why() + "); using " + knob.dflt());
     }
 
-    private BadInputTest.Home home(Knob knob, String value) throws IOException {
-        BadInputTest.Home h = new BadInputTest.Home(kit);
+    private TestKit.Home home(Knob knob, String value) throws IOException {
+        TestKit.Home h = BadInputTest.home(kit);
         h.env.put(knob.name(), value);
         return h;
     }
 
     /** The heartbeat is overdue even for the default interval, so any sane cycle wakes at once. */
     private Started watcher(Knob knob, String value) throws IOException {
-        BadInputTest.Home h = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home h = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         if (!knob.name().equals("FM_HEARTBEAT")) h.env.put("FM_HEARTBEAT", "0.3");
         h.env.put(knob.name(), value);
         return new Started(h.start("fm-watch.java"), -1);
@@ -211,7 +208,7 @@ class BadInputKnobsTest {
 
     /** A task in flight and a fresh beacon: silent unless the grace itself says otherwise. */
     private Started guard(Knob knob, String value) throws IOException {
-        BadInputTest.Home h = home(knob, value);
+        TestKit.Home h = home(knob, value);
         h.write("t.meta", "window=fleet:t\n");
         h.write(".last-watcher-beat", "");
         return new Started(h.start("fm-guard.java"), -1);
@@ -219,7 +216,7 @@ class BadInputKnobsTest {
 
     /** A live process holds the lock and the beacon is fresh: the watcher weighs the stale grace. */
     private Started refusedWatcher(Knob knob, String value) throws Exception {
-        BadInputTest.Home h = home(knob, value);
+        TestKit.Home h = home(knob, value);
         Process holder = kit.sleeper();
         assertTrue(TestKit.waitFor(Duration.ofSeconds(10), () -> FmProc.startOf(holder.pid()).isPresent()));
         BadInputTest.lockDir(h.state, (holder.pid() + "\n").getBytes(), java.time.Instant.now());
@@ -228,7 +225,7 @@ class BadInputKnobsTest {
     }
 
     private Started arm(Knob knob, String value) throws IOException {
-        BadInputTest.Home h = home(knob, value).heartbeatDue();
+        TestKit.Home h = BadInputTest.heartbeatDue(home(knob, value));
         return new Started(h.start("fm-watch-arm.java"), -1);
     }
 
@@ -237,12 +234,12 @@ class BadInputKnobsTest {
      * a status write ends that watcher's cycle, and the attached arm must follow it out.
      */
     private Started attachedArm(Knob knob, String value) throws Exception {
-        BadInputTest.Home h = new BadInputTest.Home(kit);
-        BadInputTest.Running first = new BadInputTest.Running(h.start("fm-watch-arm.java"));
-        String started = first.nextLine(BadInputTest.LIMIT);
+        TestKit.Home h = BadInputTest.home(kit);
+        TestKit.Lines first = new TestKit.Lines(h.start("fm-watch-arm.java"));
+        String started = first.next(BadInputTest.LIMIT);
         assertTrue(started.startsWith("watcher: started pid="), started);
         h.env.put(knob.name(), value);
-        BadInputTest.Running attached = new BadInputTest.Running(h.start("fm-watch-arm.java", "--attach"));
+        TestKit.Lines attached = new TestKit.Lines(h.start("fm-watch-arm.java", "--attach"));
         return new Started(attached.process, first.process.pid(), attached, h.state.resolve("t.status"));
     }
 }

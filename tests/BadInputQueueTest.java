@@ -31,7 +31,7 @@ class BadInputQueueTest {
      */
     @Test
     void aGarbledQueueStillDrainsEveryGoodRecordAndTakesNewOnes() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         String big = "x".repeat(1 << 20);
         ByteArrayOutputStream q = new ByteArrayOutputStream();
         q.writeBytes(ascii("1\t1\tsignal\ta.status\tsignal: /s/a.status\r\n"));
@@ -75,7 +75,7 @@ class BadInputQueueTest {
     @ParameterizedTest(name = ".wake-queue.seq: {0}")
     @MethodSource("garbageSequences")
     void aGarbledSequenceFileRestartsAtOne(String what, byte[] content) throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         home.write(".wake-queue.seq", content);
 
         TestKit.Result w = home.run("fm-watch.java");
@@ -94,7 +94,7 @@ class BadInputQueueTest {
      */
     @Test
     void aSequenceFileThatIsADirectoryFailsTheAppendCleanly() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         Path seq = Files.createDirectory(home.state.resolve(".wake-queue.seq"));
         FileTime last = Files.getLastModifiedTime(home.state.resolve(".last-heartbeat"));
 
@@ -123,7 +123,7 @@ class BadInputQueueTest {
      */
     @Test
     void aRegularFileAtTheQueueLockFailsAppendAndDrainInOneLineAndLosesNothing() throws Exception {
-        BadInputTest.Home home = new BadInputTest.Home(kit).heartbeatDue();
+        TestKit.Home home = BadInputTest.heartbeatDue(BadInputTest.home(kit));
         Path lock = home.write(".wake-queue.lock", "mine\n");
         String queued = "1\t1\tsignal\ta.status\tsignal: /s/a.status\n";
         home.write(".wake-queue", queued);

@@ -1,8 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -12,15 +10,9 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Bad input in the watcher's singleton lock (the README's "bad input" table, lock rows), run
- * against the real commands. The shared {@link Home} and assertions serve every BadInput*Test.
+ * against the real commands. Its home knobs ({@link #home}) and assertions serve every BadInput*Test.
  *
  * What every case asserts: an exact outcome, no Java stack trace on the user's screen, and
  * that nothing the lock protocol does not own is ever deleted.
@@ -51,8 +43,8 @@ class BadInputTest {
             "empty", new byte[0]);
 
     /** One garbage pid case: an old lock for the watcher, a fresh one for the arm, one for the guard. */
-    private record PidCase(String what, Home old, Process watcher, Home fresh, Instant created, Running arm,
-                           Home guarded, Process guard) {}
+    private record PidCase(String what, TestKit.Home old, Process watcher, TestKit.Home fresh, Instant created, TestKit.Lines arm,
+                           TestKit.Home guarded, Process guard) {}
 
     /**
      * A directory-form lock whose pid file holds no usable pid is "mid-acquire" for 2 s after
@@ -64,26 +56,26 @@ class BadInputTest {
     void locksWithAGarbagePidAreReclaimedAfterTheMidAcquireGrace() throws Exception {
         List<PidCase> cases = new ArrayList<>();
         for (Map.Entry<String, byte[]> c : GARBAGE_PIDS.entrySet()) {
-            Home old = new Home(kit).heartbeatDue();
+            TestKit.Home old = heartbeatDue(home(kit));
             lockDir(old.state, c.getValue(), Instant.now().minusSeconds(3600));
-            Home fresh = new Home(kit).heartbeatDue();
-            Home guarded = new Home(kit);
+            TestKit.Home fresh = heartbeatDue(home(kit));
+            TestKit.Home guarded = home(kit);
             lockDir(guarded.state, c.getValue(), Instant.now());
             guarded.write("t.meta", "window=fleet:t\n");
             Instant created = Instant.now();
             lockDir(fresh.state, c.getValue(), created);
             cases.add(new PidCase(c.getKey(), old, old.start("fm-watch.java"), fresh, created,
-                    new Running(fresh.start("fm-watch-arm.java")), guarded, guarded.start("fm-guard.java")));
+                    new TestKit.Lines(fresh.start("fm-watch-arm.java")), guarded, guarded.start("fm-guard.java")));
         }
         for (PidCase c : cases) {
-            String started = c.arm().nextLine(LIMIT);
+            String started = c.arm().next(LIMIT);
             double waited = Duration.between(c.created(), Instant.now()).toMillis() / 1000.0;
             assertTrue(started.matches("watcher: started pid=" + c.arm().process.pid() + " \\(beacon fresh\\)"),
                     c.what() + ": " + started);
             assertTrue(waited >= 1.9, "a " + c.what() + " lock only " + waited + " s old was taken: the 2 s floor is gone");
-            assertEquals("heartbeat", c.arm().nextLine(LIMIT), c.what());
-            assertEquals(0, c.arm().exit(LIMIT), c.what() + ": " + c.arm().err);
-            assertEquals("", c.arm().err.toString(), c.what());
+            assertEquals("heartbeat", c.arm().next(LIMIT), c.what());
+            assertEquals(0, c.arm().exit(LIMIT), c.what() + ": " + c.arm().err());
+            assertEquals("", c.arm().err(), c.what());
 
             TestKit.Result w = TestKit.finish(c.watcher(), LIMIT);
             assertEquals(0, w.exit(), c.what() + ": " + w.stderr());
@@ -111,7 +103,7 @@ class BadInputTest {
      */
     @Test
     void aLockDirectoryHoldingAForeignFileIsKeptAndReportedInOneLine() throws Exception {
-        Home home = new Home(kit).heartbeatDue();
+        TestKit.Home home = heartbeatDue(home(kit));
         Path lock = lockDir(home.state, "junk\n".getBytes(StandardCharsets.US_ASCII), Instant.now().minusSeconds(3600));
         Path foreign = Files.writeString(lock.resolve("keep.me"), "someone's notes\n");
         Files.setLastModifiedTime(lock, FileTime.from(Instant.now().minusSeconds(3600)));
@@ -140,7 +132,7 @@ class BadInputTest {
     @ParameterizedTest(name = "link to {0}")
     @ValueSource(strings = {"nothing", "a foreign file", "a foreign directory with a dead pid"})
     void aLinkAtTheLockPathIsReclaimedAndOnlyTheLinkRemoved(String target) throws Exception {
-        Home home = new Home(kit).heartbeatDue();
+        TestKit.Home home = heartbeatDue(home(kit));
         Path elsewhere = kit.tempDir("fm-foreign");
         Path pointee = elsewhere.resolve("precious");
         if (target.equals("a foreign file")) {
@@ -210,110 +202,23 @@ class BadInputTest {
         return lines.get(0);
     }
 
-    /** A temporary home with quick knobs; {@link #heartbeatDue} makes the first poll wake. */
-    static final class Home {
-        final TestKit kit;
-        final Path home;
-        final Path state;
-        final Map<String, String> env = new HashMap<>();
+    /** A temporary home with this family's quick knobs; {@link #heartbeatDue} makes the first poll wake. */
+    static TestKit.Home home(TestKit kit) throws IOException { return home(kit, kit.tempDir("fm-bad")); }
 
-        Home(TestKit kit) throws IOException { this(kit, kit.tempDir("fm-bad")); }
-
-        Home(TestKit kit, Path home) throws IOException {
-            this.kit = kit;
-            this.home = home;
-            this.state = Files.createDirectories(home.resolve("state"));
-            env.put("FM_HOME", home.toString());
-            env.put("FM_POLL", "0.1");
-            env.put("FM_SIGNAL_GRACE", "0.5");
-            env.put("FM_HEARTBEAT", "3600");
-            env.put("FM_HEARTBEAT_MAX", "7200");
-            env.put("FM_ARM_CONFIRM_TIMEOUT", "20");
-            env.put("LANG", "C.UTF-8");
-            env.put("LC_ALL", "C.UTF-8");
-            env.put("TMUX_TMPDIR", home.toString()); // never a real tmux server of the machine
-        }
-
-        /** The heartbeat is overdue, so the first poll with nothing else due wakes with it. */
-        Home heartbeatDue() throws IOException {
-            Path last = write(".last-heartbeat", "");
-            Files.setLastModifiedTime(last, FileTime.from(Instant.now().minusSeconds(3600)));
-            env.put("FM_HEARTBEAT", "0.3");
-            return this;
-        }
-
-        Process start(String script, String... args) throws IOException {
-            return kit.start(TestKit.command(script, args), env, home);
-        }
-
-        TestKit.Result run(String script, String... args) throws IOException {
-            return TestKit.finish(start(script, args), LIMIT);
-        }
-
-        Path write(String name, String content) throws IOException {
-            return Files.writeString(state.resolve(name), content);
-        }
-
-        Path write(String name, byte[] content) throws IOException {
-            return Files.write(state.resolve(name), content);
-        }
-
-        /** The queue's records as [seq, kind, key, payload]; every line must have five fields. */
-        List<List<String>> records() throws IOException {
-            List<List<String>> out = new ArrayList<>();
-            Path q = state.resolve(".wake-queue");
-            if (!Files.exists(q)) return out;
-            for (String line : Files.readAllLines(q, StandardCharsets.UTF_8)) {
-                String[] f = line.split("\t", -1);
-                assertEquals(5, f.length, line);
-                assertTrue(f[0].matches("[0-9]{10}"), line);
-                out.add(List.of(f[1], f[2], f[3], f[4]));
-            }
-            return out;
-        }
-
-        /** No watcher lock, owner directory or steal mutex is left in STATE. */
-        void assertNoLockLeft() throws IOException {
-            try (Stream<Path> s = Files.list(state)) {
-                assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".watch.lock"))
-                        .toList());
-            }
-        }
+    /** {@link #home(TestKit)} at a given directory. */
+    static TestKit.Home home(TestKit kit, Path dir) throws IOException {
+        return new TestKit.Home(kit, dir).limit(LIMIT).set(
+                "FM_POLL", "0.1",
+                "FM_SIGNAL_GRACE", "0.5",
+                "FM_HEARTBEAT", "3600",
+                "FM_HEARTBEAT_MAX", "7200",
+                "FM_ARM_CONFIRM_TIMEOUT", "20");
     }
 
-    /** A running command whose stdout lines are read as they come. */
-    static final class Running {
-        final Process process;
-        final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-        final StringBuilder err = new StringBuilder();
-        /** Counted down once stdout reached its end: every line is in {@link #lines}. */
-        final CountDownLatch eof = new CountDownLatch(1);
-
-        Running(Process p) {
-            process = p;
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = r.readLine()) != null; ) lines.add(l);
-                } catch (IOException ignored) {
-                    // the process is gone
-                } finally {
-                    eof.countDown();
-                }
-            }, "bad-input-lines");
-            t.setDaemon(true);
-            t.start();
-            TestKit.pump(p.getErrorStream(), err);
-        }
-
-        String nextLine(Duration limit) throws InterruptedException {
-            String l = lines.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
-            assertNotNull(l, "no line within " + limit + "; stderr: " + err);
-            return l;
-        }
-
-        int exit(Duration limit) throws InterruptedException {
-            assertTrue(process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS), "did not exit; stderr: " + err);
-            return process.exitValue();
-        }
+    /** The heartbeat is overdue, so the first poll with nothing else due wakes with it. */
+    static TestKit.Home heartbeatDue(TestKit.Home h) throws IOException {
+        Path last = h.write(".last-heartbeat", "");
+        Files.setLastModifiedTime(last, FileTime.from(Instant.now().minusSeconds(3600)));
+        return h.set("FM_HEARTBEAT", "0.3");
     }
 }

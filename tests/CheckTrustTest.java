@@ -2,7 +2,6 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -10,8 +9,6 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -272,32 +269,32 @@ class CheckTrustTest {
 
     interface Step { void run() throws IOException; }
 
-    /** One home whose watcher sweeps every poll, has a good check that counts sweeps, and never wakes by itself. */
+    /**
+     * This class's helpers over one {@link TestKit.Home} whose watcher sweeps every poll, has a
+     * good check that counts sweeps, and never wakes by itself.
+     */
     static final class Rig {
-        final TestKit kit;
+        final TestKit.Home fixture;
         final Path home;
         final Path state;
         final Path count;
-        final Map<String, String> env = new HashMap<>();
+        final Map<String, String> env;
         private int ends;
 
         Rig(TestKit kit) throws IOException {
-            this.kit = kit;
-            home = kit.tempDir("fm-trust");
-            state = Files.createDirectories(home.resolve("state"));
+            fixture = new TestKit.Home(kit, "fm-trust").set(
+                    "FM_POLL", "0.1",
+                    "FM_CHECK_INTERVAL", "0",
+                    "FM_SIGNAL_GRACE", "0.2",
+                    "FM_HEARTBEAT", "3600",
+                    "FM_HEARTBEAT_MAX", "7200",
+                    "PATH", "/usr/local/bin:/usr/bin:/bin");
+            home = fixture.home;
+            state = fixture.state;
+            env = fixture.env;
             count = home.resolve("count");
             // A trusted check that prints nothing: it shows the other checks still run.
-            Files.writeString(state.resolve("0-good.check.sh"), "echo x >> '" + count + "'\n");
-            env.put("FM_HOME", home.toString());
-            env.put("FM_POLL", "0.1");
-            env.put("FM_CHECK_INTERVAL", "0");
-            env.put("FM_SIGNAL_GRACE", "0.2");
-            env.put("FM_HEARTBEAT", "3600");
-            env.put("FM_HEARTBEAT_MAX", "7200");
-            env.put("LANG", "C.UTF-8");
-            env.put("LC_ALL", "C.UTF-8");
-            env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
-            env.put("TMUX_TMPDIR", home.toString()); // never a real tmux server of the machine
+            fixture.write("0-good.check.sh", "echo x >> '" + count + "'\n");
         }
 
         /** A check that leaves a trace outside STATE and wakes with "ran" if it ever runs. */
@@ -330,7 +327,7 @@ class CheckTrustTest {
         }
 
         Cycle start() throws IOException {
-            return new Cycle(this, kit.start(TestKit.command("fm-watch.java"), env, home));
+            return new Cycle(this, fixture.start("fm-watch.java"));
         }
 
         /**
@@ -343,7 +340,7 @@ class CheckTrustTest {
             TestKit.Result r = c.endWithSignal();
             assertEquals(String.join("\n", lines) + "\n", r.stderr());
             assertNoCheckRan();
-            for (List<String> rec : queue()) assertEquals("signal", rec.get(2), "a refused check was queued: " + rec);
+            for (List<String> rec : fixture.records()) assertEquals("signal", rec.get(1), "a refused check was queued: " + rec);
         }
 
         /**
@@ -374,13 +371,6 @@ class CheckTrustTest {
             return Files.exists(count) ? Files.readAllLines(count).size() : 0;
         }
 
-        List<List<String>> queue() throws IOException {
-            List<List<String>> out = new ArrayList<>();
-            Path q = state.resolve(".wake-queue");
-            if (!Files.exists(q)) return out;
-            for (String l : Files.readAllLines(q, StandardCharsets.UTF_8)) out.add(List.of(l.split("\t", -1)));
-            return out;
-        }
     }
 
     /** One running watcher cycle, its output collected as it comes. */
@@ -432,8 +422,8 @@ class CheckTrustTest {
             assertEquals("check: " + check + ": ran\n", r.stdout(), r.stderr());
             assertEquals(lines.length == 0 ? "" : String.join("\n", lines) + "\n", r.stderr());
             assertTrue(Files.exists(rig.ran(script)), "the fixed check did not run");
-            List<List<String>> q = rig.queue();
-            assertEquals(List.of("check", check.toString(), "check: " + check + ": ran"), q.get(q.size() - 1).subList(2, 5));
+            List<List<String>> q = rig.fixture.records();
+            assertEquals(List.of("check", check.toString(), "check: " + check + ": ran"), q.get(q.size() - 1).subList(1, 4));
         }
 
         void wakesWithCheck(Path check, String... lines) throws Exception {

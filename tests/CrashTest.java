@@ -11,7 +11,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -50,6 +49,8 @@ class CrashTest {
     private static final int MAX_LIVE_DRAINS = 2;
 
     private TestKit kit;
+    /** The temp home with this class's knobs (set in setUp). */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
     private Random random;
@@ -71,8 +72,15 @@ class CrashTest {
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-crash");
-        state = Files.createDirectories(home.resolve("state"));
+        fixture = new TestKit.Home(kit, "fm-crash").set(
+                "FM_POLL", Double.toString(POLL),
+                "FM_CHECK_INTERVAL", "1",
+                "FM_CHECK_TIMEOUT", "5",
+                "FM_HEARTBEAT", "100000",
+                "FM_HEARTBEAT_MAX", "100000",
+                "FM_ARM_CONFIRM_TIMEOUT", "30");
+        home = fixture.home;
+        state = fixture.state;
         String seedText = System.getenv("CRASH_TEST_SEED");
         long seed = seedText != null ? Long.parseLong(seedText) : System.nanoTime();
         System.out.println("CrashTest seed " + seed);
@@ -639,18 +647,9 @@ class CrashTest {
         }
     }
 
+    /** The fixture's environment with this signal grace (the one knob the cases vary). */
     private Map<String, String> env(double grace) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", Double.toString(POLL));
-        e.put("FM_SIGNAL_GRACE", Double.toString(grace));
-        e.put("FM_CHECK_INTERVAL", "1");
-        e.put("FM_CHECK_TIMEOUT", "5");
-        e.put("FM_HEARTBEAT", "100000");
-        e.put("FM_HEARTBEAT_MAX", "100000");
-        e.put("FM_ARM_CONFIRM_TIMEOUT", "30");
-        e.put("TMUX_TMPDIR", home.toString());
-        return e;
+        return fixture.env("FM_SIGNAL_GRACE", Double.toString(grace));
     }
 
     private static String signature(Path file) throws IOException {

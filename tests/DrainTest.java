@@ -23,13 +23,16 @@ import org.junit.jupiter.api.Test;
 class DrainTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
     private final TestKit kit = new TestKit();
+    /** The temp home; the drain runs under the C locale here. */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
     @BeforeEach
     void setUp() throws IOException {
-        home = kit.tempDir("fm-drain");
-        state = Files.createDirectories(home.resolve("state"));
+        fixture = new TestKit.Home(kit, "fm-drain").set("LC_ALL", "C");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
@@ -61,7 +64,7 @@ class DrainTest {
 
     @Test
     void argumentsAreAUsageError() throws IOException {
-        TestKit.Result r = kit.run(TestKit.command("fm-wake-drain.java", "--bogus"), env(), null, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-wake-drain.java", "--bogus"), fixture.env(), null, LIMIT);
         assertEquals(2, r.exit());
         assertEquals(1, r.stderr().lines().count(), r.stderr());
         assertEquals("", r.stdout());
@@ -74,7 +77,7 @@ class DrainTest {
                 .append("\tsignal: first ").append(i).append('\n');
         Files.writeString(queue(), sb);
         // Its stdout is not read yet, so the first drain holds its records, mid-print, for as long as we like.
-        Process first = kit.start(TestKit.command("fm-wake-drain.java"), env(), null);
+        Process first = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
         assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
                 "the first drain never moved the queue aside");
         WakeQueue q = new WakeQueue(FmHome.of(home, state, home.resolve("fm-watch.java")), new Knobs(Map.of()));
@@ -98,8 +101,8 @@ class DrainTest {
             for (int i = 0; i < 3000; i++) sb.append("1\t").append(i + 1).append("\tsignal\tr").append(round)
                     .append("-").append(i).append("\tpayload ").append(i).append('\n');
             Files.writeString(queue(), sb);
-            Process a = kit.start(TestKit.command("fm-wake-drain.java"), env(), null);
-            Process b = kit.start(TestKit.command("fm-wake-drain.java"), env(), null);
+            Process a = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
+            Process b = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
             TestKit.Result ra = TestKit.finish(a, LIMIT);
             TestKit.Result rb = TestKit.finish(b, LIMIT);
             assertEquals(0, ra.exit(), ra.stderr());
@@ -178,7 +181,7 @@ class DrainTest {
                 .append("\tstale: fleet:w").append(i).append('\n');
         Files.writeString(queue(), sb);
         // Nobody reads its stdout: the drain takes the queue, then blocks on a full pipe.
-        Process stuck = kit.start(TestKit.command("fm-wake-drain.java"), env(), null);
+        Process stuck = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
         assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
                 "the drain never moved the queue aside");
         Path left = privateFiles().get(0);
@@ -202,7 +205,7 @@ class DrainTest {
             Files.writeString(queue(), queued);
             ProcessBuilder pb = new ProcessBuilder(TestKit.command("fm-wake-drain.java"));
             pb.environment().keySet().removeIf(k -> k.startsWith("FM_"));
-            pb.environment().putAll(env());
+            pb.environment().putAll(fixture.env());
             pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             if (how.equals("full disk")) pb.redirectOutput(new File("/dev/full"));
             Process p = pb.start();
@@ -240,10 +243,9 @@ class DrainTest {
 
     private Path queue() { return state.resolve(".wake-queue"); }
 
-    private Map<String, String> env() { return Map.of("FM_HOME", home.toString(), "LC_ALL", "C"); }
 
     private TestKit.Result drain() throws IOException {
-        return kit.run(TestKit.command("fm-wake-drain.java"), env(), null, LIMIT);
+        return kit.run(TestKit.command("fm-wake-drain.java"), fixture.env(), null, LIMIT);
     }
 
     private List<Path> privateFiles() {

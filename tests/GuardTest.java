@@ -7,7 +7,6 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -25,13 +24,16 @@ class GuardTest {
     private static final String QUEUED = "WARNING: queued wakes pending - drain them with jbang fm-wake-drain.java"
             + " before anything else.";
     private final TestKit kit = new TestKit();
+    /** The temp home; the guard runs under the C locale, since the banner must stay UTF-8 whatever the locale. */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
     @BeforeEach
     void setUp() throws IOException {
-        home = kit.tempDir("fm-guard");
-        state = Files.createDirectories(home.resolve("state"));
+        fixture = new TestKit.Home(kit, "fm-guard").set("LC_ALL", "C");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
@@ -125,9 +127,8 @@ class GuardTest {
     // ------------------------------------------------------------------ helpers
 
     private TestKit.Result guard(Map<String, String> knobs) throws IOException {
-        Map<String, String> env = new HashMap<>(knobs);
-        env.put("FM_HOME", home.toString());
-        env.put("LC_ALL", "C"); // the banner must stay UTF-8 whatever the locale
+        Map<String, String> env = fixture.env();
+        env.putAll(knobs);
         return kit.run(TestKit.command("fm-guard.java"), env, null, LIMIT);
     }
 

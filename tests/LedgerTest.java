@@ -30,30 +30,25 @@ class LedgerTest {
     private static final long H = 3_600_000L;
 
     private TestKit kit;
+    /** The temp home with this class's knobs (set in setUp). */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-ledger");
-        state = Files.createDirectories(home.resolve("state"));
+        fixture = new TestKit.Home(kit, "fm-ledger").set(
+                "FM_POLL", "0.2",
+                "FM_SIGNAL_GRACE", "0",
+                "FM_HEARTBEAT", "3600",
+                "FM_CHECK_INTERVAL", "3600");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
     void tearDown() { kit.close(); }
-
-    private Map<String, String> env(String... kv) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", "0.2");
-        e.put("FM_SIGNAL_GRACE", "0");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("TMUX_TMPDIR", home.toString());
-        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
-        return e;
-    }
 
     private Path ledger() { return state.resolve(Ledger.NAME); }
 
@@ -166,7 +161,7 @@ class LedgerTest {
     @Test
     void aWakeARefusalAndAnEvictionEachEndTheirCycle() throws Exception {
         Path status = Files.writeString(state.resolve("t.status"), "working\n");
-        TestKit.Result woke = kit.run(TestKit.command("fm-watch.java"), env(), home, LIMIT);
+        TestKit.Result woke = kit.run(TestKit.command("fm-watch.java"), fixture.env(), home, LIMIT);
         assertEquals("signal: " + status + "\n", woke.stdout(), woke.stderr());
         List<String> l = lines();
         assertEquals(2, l.size(), l.toString());
@@ -180,9 +175,9 @@ class LedgerTest {
         long beatAtEnd = Files.getLastModifiedTime(state.resolve(".last-watcher-beat")).toMillis();
 
         // A live arm holds the lock: a plain watcher is refused, and says so in one write of two lines.
-        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env(), home));
+        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), fixture.env(), home));
         assertTrue(arm.next(LIMIT).startsWith("watcher: started pid=" + arm.process.pid()), arm.err.toString());
-        TestKit.Result refused = kit.run(TestKit.command("fm-watch.java"), env(), home, LIMIT);
+        TestKit.Result refused = kit.run(TestKit.command("fm-watch.java"), fixture.env(), home, LIMIT);
         assertEquals("watcher: already running pid " + arm.process.pid() + "\n", refused.stdout(), refused.stderr());
         l = lines();
         assertEquals(5, l.size(), l.toString());
@@ -205,7 +200,7 @@ class LedgerTest {
 
     @ParameterizedTest @CsvSource({"TERM, 143", "INT, 130", "HUP, 129"})
     void signalIsNamed(String signal, int exit) throws Exception {
-        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env(), home));
+        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), fixture.env(), home));
         assertTrue(arm.next(LIMIT).startsWith("watcher: started pid="), arm.err.toString());
         kill(signal, arm.process.pid());
         assertEquals(exit, arm.exit(LIMIT), arm.err.toString());
@@ -220,7 +215,7 @@ class LedgerTest {
     void anIgnoredIntStaysIgnored() throws Exception {
         List<String> cmd = new ArrayList<>(List.of("bash", "-c", "trap '' INT; exec \"$@\"", "arm"));
         cmd.addAll(TestKit.command("fm-watch-arm.java"));
-        TestKit.Lines arm = new TestKit.Lines(kit.start(cmd, env(), home));
+        TestKit.Lines arm = new TestKit.Lines(kit.start(cmd, fixture.env(), home));
         assertTrue(arm.next(LIMIT).startsWith("watcher: started pid=" + arm.process.pid()), arm.err.toString());
         kill("INT", arm.process.pid());
         // Had INT been handled, the JVM would be exiting 130 already and TERM could not change that.
@@ -277,7 +272,7 @@ class LedgerTest {
             }
             // One status file per kind: two writes of one size within one second would look unchanged.
             Path status = Files.writeString(state.resolve(kind + ".status"), "working\n");
-            TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), env(), home, LIMIT);
+            TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), fixture.env(), home, LIMIT);
             assertEquals(new TestKit.Result(0, "signal: " + status + "\n", ""), r, kind);
         }
         assertEquals("someone else's file\n", Files.readString(foreign));
@@ -289,7 +284,7 @@ class LedgerTest {
         byte[] garbage = {'s', 't', 'a', 'r', 't', 0, (byte) 0xff, '\n', '1', '2', ' ', 'e', 'n', 'd', ' ', 'p', 'i', 'd'};
         Files.write(ledger(), garbage);
         Path status = Files.writeString(state.resolve("t.status"), "working\n");
-        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), env(), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), fixture.env(), home, LIMIT);
         assertEquals(new TestKit.Result(0, "signal: " + status + "\n", ""), r);
         Ledger.Read read = Ledger.read(state);
         assertEquals(2, read.unreadable(), "the garbage line and the torn one");
@@ -309,7 +304,7 @@ class LedgerTest {
         }
         Files.writeString(ledger(), sb);
         Path status = Files.writeString(state.resolve("t.status"), "working\n");
-        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), env(), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), fixture.env(), home, LIMIT);
         assertEquals(new TestKit.Result(0, "signal: " + status + "\n", ""), r);
         assertTrue(Files.size(ledger()) <= Ledger.KEEP + 1024, "size " + Files.size(ledger()));
         Ledger.Read read = Ledger.read(state);

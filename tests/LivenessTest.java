@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -19,36 +18,30 @@ import org.junit.jupiter.api.Test;
  */
 class LivenessTest {
     private TestKit kit;
+    /** The temp home with this class's knobs (set in setUp). */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-live");
-        state = home.resolve("state");
-        Files.createDirectories(state);
+        fixture = new TestKit.Home(kit, "fm-live").set(
+                "FM_POLL", "0.2",
+                "FM_SIGNAL_GRACE", "0.5",
+                "FM_HEARTBEAT", "3600",
+                "FM_CHECK_INTERVAL", "3600",
+                "FM_GUARD_GRACE", "2",
+                "FM_WATCHER_STALE_GRACE", "2",
+                "FM_BEACON_MAX_AGE", "1",
+                "FM_ARM_CONFIRM_TIMEOUT", "15");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
     void tearDown() {
         kit.close();
-    }
-
-    private Map<String, String> env(String... kv) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", "0.2");
-        e.put("FM_SIGNAL_GRACE", "0.5");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("FM_GUARD_GRACE", "2");
-        e.put("FM_WATCHER_STALE_GRACE", "2");
-        e.put("FM_BEACON_MAX_AGE", "1");
-        e.put("FM_ARM_CONFIRM_TIMEOUT", "15");
-        e.put("TMUX_TMPDIR", home.toString());
-        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
-        return e;
     }
 
     private TestKit.Lines arm(Map<String, String> env) throws IOException {
@@ -65,13 +58,13 @@ class LivenessTest {
 
     @Test
     void aFrozenWatcherIsReplacedByAPlainArm() throws Exception {
-        TestKit.Lines first = arm(env());
+        TestKit.Lines first = arm(fixture.env());
         String started = first.next(Duration.ofSeconds(60));
         assertTrue(started.startsWith("watcher: started pid=" + first.process.pid() + " "), started);
         signal("STOP", first.process.pid());
         try {
             assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
-            TestKit.Lines second = arm(env());
+            TestKit.Lines second = arm(fixture.env());
             String replacing = second.next(Duration.ofSeconds(60));
             assertTrue(replacing.matches("watcher: replacing wedged pid=" + first.process.pid() + " \\(beacon \\d+s\\)"),
                     replacing);
@@ -86,14 +79,14 @@ class LivenessTest {
 
     @Test
     void aWatcherStoppedOnlyBrieflyIsNotReplaced() throws Exception {
-        TestKit.Lines first = arm(env());
+        TestKit.Lines first = arm(fixture.env());
         first.next(Duration.ofSeconds(60));
         signal("STOP", first.process.pid());
         TestKit.Lines second;
         try {
             assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> beaconAge().toMillis() >= 2500));
             // The second arm waits up to 2 x FM_BEACON_MAX_AGE = 8 s for a fresh beat.
-            second = arm(env("FM_BEACON_MAX_AGE", "4"));
+            second = arm(fixture.env("FM_BEACON_MAX_AGE", "4"));
             // The laptop sleeps on until the second arm judges it wedged and waits for a beat.
             TestKit.Lines waiting = second;
             assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> !waiting.process.isAlive()
@@ -115,7 +108,7 @@ class LivenessTest {
         assertTrue(TestKit.waitFor(Duration.ofSeconds(5), () -> FmProc.startOf(unrelated.pid()).isPresent()));
         Files.writeString(lock.resolve("pid"), unrelated.pid() + "\n");
         Files.setLastModifiedTime(lock.resolve("pid"), FileTime.from(Instant.now().minus(Duration.ofHours(1))));
-        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), env("FM_HEARTBEAT", "0.5"), home,
+        TestKit.Result r = kit.run(TestKit.command("fm-watch.java"), fixture.env("FM_HEARTBEAT", "0.5"), home,
                 Duration.ofSeconds(60));
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("heartbeat\n", r.stdout(), "a new watcher runs instead of 'already running'");
@@ -131,7 +124,7 @@ class LivenessTest {
         Files.writeString(lock.resolve("pid"), holder.pid() + "\n");
         Files.writeString(lock.resolve("pid-identity"), holder.pid() + " Fri Nov 27 01:02:03 2026 bash fm-watch.sh\n");
         TestKit.Result r = kit.run(TestKit.command("fm-watch.java"),
-                env("FM_HEARTBEAT", "0.5", "FM_WATCHER_STALE_GRACE", "300", "FM_GUARD_GRACE", "300"), home,
+                fixture.env("FM_HEARTBEAT", "0.5", "FM_WATCHER_STALE_GRACE", "300", "FM_GUARD_GRACE", "300"), home,
                 Duration.ofSeconds(60));
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("watcher: already running pid " + holder.pid() + "\n", r.stdout());
@@ -143,12 +136,12 @@ class LivenessTest {
     void aRegularFileAtTheLockPathIsReportedAndNeverRemoved() throws Exception {
         Path lock = state.resolve(".watch.lock");
         Files.writeString(lock, "not a lock\n");
-        TestKit.Result w = kit.run(TestKit.command("fm-watch.java"), env("FM_HEARTBEAT", "0.5"), home, Duration.ofSeconds(60));
+        TestKit.Result w = kit.run(TestKit.command("fm-watch.java"), fixture.env("FM_HEARTBEAT", "0.5"), home, Duration.ofSeconds(60));
         assertEquals(1, w.exit(), w.stdout());
         assertEquals("", w.stdout());
         assertTrue(w.stderr().startsWith("watcher: " + lock + " is not a lock"), w.stderr());
         assertEquals(1, w.stderr().lines().count(), w.stderr());
-        TestKit.Result a = kit.run(TestKit.command("fm-watch-arm.java"), env(), home, Duration.ofSeconds(60));
+        TestKit.Result a = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(60));
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", a.stdout());
         assertNotEquals(0, a.exit());
         assertTrue(a.stderr().contains("is not a lock"), a.stderr());

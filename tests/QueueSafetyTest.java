@@ -55,6 +55,8 @@ class QueueSafetyTest {
     private final TestKit kit = new TestKit();
     private final List<Path> mounts = new ArrayList<>();
     private final List<Path> immutable = new ArrayList<>();
+    /** The temp home ({@link #useHome}); the commands run under the C locale here. */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
@@ -84,7 +86,7 @@ class QueueSafetyTest {
     @ValueSource(strings = {"take", "put-back"})
     void aSignalNeverReleasesTheQueueLockUnderAHalfDoneStep(String step) throws Exception {
         List<String> records = appendRecords("early", 30);
-        try (Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), env(), false)) {
+        try (Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), false)) {
             if (step.equals("take")) {
                 d.stopAt("java.nio.file.Files", "move"); // the first rename: queue to private file
             } else {
@@ -133,7 +135,7 @@ class QueueSafetyTest {
      */
     @Test
     void aSignalNeverReleasesTheWatcherLockBetweenTheAppendAndTheMarkers() throws Exception {
-        Map<String, String> env = new HashMap<>(env());
+        Map<String, String> env = new HashMap<>(fixture.env());
         env.put("FM_HEARTBEAT", "0");
         env.put("FM_CHECK_INTERVAL", "3600");
         env.put("FM_SIGNAL_GRACE", "0");
@@ -385,7 +387,7 @@ class QueueSafetyTest {
         Files.writeString(state.resolve("task.meta"), "window=fleet:w\n");
         StateFiles.touch(state.resolve(".last-watcher-beat"));
         appendRecords("w", 5);
-        try (Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), env(), true)) {
+        try (Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), true)) {
             d.stopAt("WakeQueue", "printDeduplicated");
             d.go();
             d.awaitStop();
@@ -406,25 +408,25 @@ class QueueSafetyTest {
     // ------------------------------------------------------------------ helpers: the queue
 
     private void useHome(Path dir) throws IOException {
-        home = dir;
-        state = Files.createDirectories(dir.resolve("state"));
+        fixture = new TestKit.Home(kit, dir).set("LC_ALL", "C");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     private Path queue() { return state.resolve(".wake-queue"); }
 
-    private Map<String, String> env() { return Map.of("FM_HOME", home.toString(), "LC_ALL", "C"); }
 
     private TestKit.Result drain() throws IOException {
-        return kit.run(TestKit.command("fm-wake-drain.java"), env(), null, LIMIT);
+        return kit.run(TestKit.command("fm-wake-drain.java"), fixture.env(), null, LIMIT);
     }
 
     private TestKit.Result guard() throws IOException {
-        return kit.run(TestKit.command("fm-guard.java"), env(), null, LIMIT);
+        return kit.run(TestKit.command("fm-guard.java"), fixture.env(), null, LIMIT);
     }
 
     /** A drain whose reader is gone before it prints: every write fails (EPIPE). */
     private TestKit.Result drainWithoutReader() throws IOException {
-        Process p = kit.start(TestKit.command("fm-wake-drain.java"), env(), null);
+        Process p = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
         p.getInputStream().close();
         return TestKit.finish(p, LIMIT);
     }
@@ -456,7 +458,7 @@ class QueueSafetyTest {
     private Stopped drainStoppedWhilePrinting(String tag, int n) throws Exception {
         appendRecords(tag, n);
         List<Path> before = privateFiles();
-        Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), env(), true);
+        Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), true);
         d.stopAt("WakeQueue", "printDeduplicated");
         d.go();
         d.awaitStop();
@@ -551,7 +553,7 @@ class QueueSafetyTest {
         Path out = kit.tempDir("fm-qsafe-strace").resolve(name);
         List<String> full = new ArrayList<>(List.of("strace", "-f", "-ff", "-qq", "-s", "512", "-e", TRACED, "-o", out.toString()));
         full.addAll(cmd);
-        TestKit.Result r = kit.run(full, env(), null, LIMIT);
+        TestKit.Result r = kit.run(full, fixture.env(), null, LIMIT);
         assertEquals(0, r.exit(), r.stderr());
         String lock = "\"" + state.resolve(".wake-queue.lock") + "\"";
         try (Stream<Path> files = Files.list(out.getParent())) {

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -21,6 +20,8 @@ import org.junit.jupiter.api.Test;
 class RestartTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
     private TestKit kit;
+    /** The temp home with this class's knobs (set in setUp). */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
     private Path lock;
@@ -28,26 +29,19 @@ class RestartTest {
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-restart");
-        state = home.resolve("state");
-        Files.createDirectories(state);
+        fixture = new TestKit.Home(kit, "fm-restart").set(
+                "FM_POLL", "0.2",
+                "FM_HEARTBEAT", "3600",
+                "FM_CHECK_INTERVAL", "3600",
+                "FM_ARM_CONFIRM_TIMEOUT", "3");
+        home = fixture.home;
+        state = fixture.state;
         lock = state.resolve(".watch.lock");
     }
 
     @AfterEach
     void tearDown() {
         kit.close();
-    }
-
-    private Map<String, String> env() {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", "0.2");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("FM_ARM_CONFIRM_TIMEOUT", "3");
-        e.put("TMUX_TMPDIR", home.toString());
-        return e;
     }
 
     /** This home's and this checkout's names, as a watcher writes them right after its lock. */
@@ -64,7 +58,7 @@ class RestartTest {
         Path owner = Files.readSymbolicLink(lock);
         nameThisHome();
         Files.deleteIfExists(lock.resolve("pid-identity")); // as if it had not written it yet
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), env(), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home, LIMIT);
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
         assertNotEquals(0, r.exit());
         List<String> err = r.stderr().lines().toList();
@@ -93,7 +87,7 @@ class RestartTest {
             FmLock.Attempt a = FmLock.tryAcquire(lock, Duration.ZERO);
             a.held().ifPresent(FmLock.Held::close);
             assertFalse(a.acquired(), "a holder frozen after linking was robbed");
-            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), env(), home, LIMIT);
+            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home, LIMIT);
             assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
             assertEquals(owner, Files.readSymbolicLink(lock));
             d.go();

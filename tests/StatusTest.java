@@ -11,7 +11,6 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,30 +32,25 @@ class StatusTest {
     private static final long H = 3_600_000L;
 
     private TestKit kit;
+    /** The temp home with this class's knobs (set in setUp). */
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
 
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-status");
-        state = Files.createDirectories(home.resolve("state"));
+        fixture = new TestKit.Home(kit, "fm-status").set(
+                "FM_POLL", "0.2",
+                "FM_SIGNAL_GRACE", "0",
+                "FM_HEARTBEAT", "3600",
+                "FM_CHECK_INTERVAL", "3600");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
     void tearDown() { kit.close(); }
-
-    private Map<String, String> env(String... kv) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", "0.2");
-        e.put("FM_SIGNAL_GRACE", "0");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("TMUX_TMPDIR", home.toString());
-        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
-        return e;
-    }
 
     /** Runs fm-status and proves it changed nothing in STATE. Only call it when nothing else writes there. */
     private TestKit.Result status(Map<String, String> env, String... args) throws Exception {
@@ -67,7 +61,7 @@ class StatusTest {
         return r;
     }
 
-    private TestKit.Result status(String... args) throws Exception { return status(env(), args); }
+    private TestKit.Result status(String... args) throws Exception { return status(fixture.env(), args); }
 
     // ------------------------------------------------------------------ verdicts
 
@@ -76,7 +70,7 @@ class StatusTest {
     void oneWatcherFromOkThroughSlowWedgedAndDownToIdle() throws Exception {
         Files.writeString(state.resolve("t1.meta"), "kind=ship\n");
         Files.writeString(state.resolve("t2.meta"), "kind=ship\n");
-        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env(), home));
+        TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), fixture.env(), home));
         long pid = arm.process.pid();
         assertTrue(arm.next(LIMIT).startsWith("watcher: started pid=" + pid), arm.err.toString());
         // Stopped, the watcher writes nothing: every status below runs against a still state directory.
@@ -95,7 +89,7 @@ class StatusTest {
             assertTrue(l.stream().noneMatch(x -> x.startsWith("next:")), "nothing to do: " + l);
 
             age(state.resolve(".last-watcher-beat"), Duration.ofSeconds(100));
-            Map<String, String> graces = env("FM_GUARD_GRACE", "60", "FM_WATCHER_STALE_GRACE", "600");
+            Map<String, String> graces = fixture.env("FM_GUARD_GRACE", "60", "FM_WATCHER_STALE_GRACE", "600");
             TestKit.Result slow = status(graces);
             assertEquals(1, slow.exit());
             l = slow.lines();
@@ -135,7 +129,7 @@ class StatusTest {
     @Test
     void idleWithoutAStateDirectoryCreatesNone() throws Exception {
         Files.delete(state);
-        TestKit.Result r = kit.run(TestKit.command("fm-status.java"), env(), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-status.java"), fixture.env(), home, LIMIT);
         assertEquals(0, r.exit(), r.stderr());
         assertTrue(r.lines().get(0).startsWith("supervision: idle - no state directory yet"), r.stdout());
         assertFalse(Files.exists(state, LinkOption.NOFOLLOW_LINKS), "fm-status created the state directory");
@@ -202,7 +196,7 @@ class StatusTest {
     @Test
     void blockedByAStateDirectoryThatIsAFile() throws Exception {
         Path file = Files.writeString(home.resolve("state-file"), "x");
-        TestKit.Result r = kit.run(TestKit.command("fm-status.java"), env("FM_STATE_OVERRIDE", file.toString()), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-status.java"), fixture.env("FM_STATE_OVERRIDE", file.toString()), home, LIMIT);
         assertEquals(1, r.exit(), r.stderr());
         assertEquals("supervision: BLOCKED - the state directory " + file + " is unusable (not a directory)", r.lines().get(0));
         assertTrue(r.lines().get(r.lines().size() - 1).startsWith("next: ls -ld " + file + "  # fix it"), r.stdout());
@@ -232,7 +226,7 @@ class StatusTest {
         for (Path p : List.of(home, state)) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("r-xr-xr-x"));
         try {
             Map<String, String> before = snapshot(state);
-            TestKit.Result r = kit.run(cmd, env(), home, LIMIT);
+            TestKit.Result r = kit.run(cmd, fixture.env(), home, LIMIT);
             assertEquals(before, snapshot(state));
             assertEquals(1, r.exit(), r.stderr());
             assertEquals("supervision: BLOCKED - the state directory " + state + " is unusable (not writable, so no watcher"
@@ -289,7 +283,7 @@ class StatusTest {
         assertEquals(check.toString(), ((Map<?, ?>) listed.get(0)).get("check"));
 
         // With strict modes off the watcher runs it, so there is nothing to list.
-        TestKit.Result off = status(env("FM_CHECK_STRICT", "0"));
+        TestKit.Result off = status(fixture.env("FM_CHECK_STRICT", "0"));
         assertTrue(off.lines().stream().noneMatch(x -> x.startsWith("refused: ")), off.stdout());
         assertTrue(off.lines().stream().noneMatch(x -> x.startsWith("next: ")), off.stdout());
 
@@ -333,7 +327,7 @@ class StatusTest {
     @Test
     void aWatcherKilledOutrightShowsAsKilledAndItsGapIsMeasured() throws Exception {
         Files.writeString(state.resolve("t1.meta"), "kind=ship\n");
-        TestKit.Lines first = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env(), home));
+        TestKit.Lines first = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), fixture.env(), home));
         long pid = first.process.pid();
         assertTrue(first.next(LIMIT).startsWith("watcher: started pid=" + pid), first.err.toString());
         first.process.destroyForcibly(); // SIGKILL: no end line, no clean-up
@@ -348,7 +342,7 @@ class StatusTest {
         assertEquals(Instant.ofEpochSecond(lastBeat / 1000).toString(), c.get("until"), "its last sign of life is the beacon");
 
         // The next arm records the beacon it found; the gap runs from there to its start.
-        TestKit.Lines second = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env(), home));
+        TestKit.Lines second = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), fixture.env(), home));
         long pid2 = second.process.pid();
         assertTrue(second.next(LIMIT).startsWith("watcher: started pid=" + pid2), second.err.toString());
         List<String> ledger = Files.readAllLines(state.resolve(Ledger.NAME));
@@ -452,7 +446,7 @@ class StatusTest {
 
     @Test
     void usageAndHelp() throws Exception {
-        TestKit.Result bad = kit.run(TestKit.command("fm-status.java", "--bogus"), env(), home, LIMIT);
+        TestKit.Result bad = kit.run(TestKit.command("fm-status.java", "--bogus"), fixture.env(), home, LIMIT);
         assertEquals(2, bad.exit());
         assertEquals("", bad.stdout());
         assertTrue(bad.stderr().startsWith("fm-status: unknown argument '--bogus'\nusage: fm-status.java [--json]"), bad.stderr());

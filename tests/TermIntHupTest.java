@@ -1,21 +1,16 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -48,6 +43,7 @@ class TermIntHupTest {
     }
 
     private TestKit kit;
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
     /** Pids of check processes the watchers started: if they outlive a test we stop them. */
@@ -68,8 +64,13 @@ class TermIntHupTest {
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-signals");
-        state = Files.createDirectories(home.resolve("state"));
+        fixture = new TestKit.Home(kit, "fm-signals").set(
+                "FM_POLL", "0.2",
+                "FM_SIGNAL_GRACE", "0.5",
+                "FM_HEARTBEAT", "3600",
+                "FM_CHECK_INTERVAL", "3600");
+        home = fixture.home;
+        state = fixture.state;
     }
 
     @AfterEach
@@ -83,10 +84,10 @@ class TermIntHupTest {
 
     @ParameterizedTest @EnumSource(Sig.class)
     void watcherIdle(Sig sig) throws Exception {
-        Proc w = start("fm-watch.java", env());
+        TestKit.Lines w = start("fm-watch.java", fixture.env());
         awaitWatching(w);
         signal(w, sig);
-        assertEquals(sig.exitCode(), w.exit(), w.err());
+        assertEquals(sig.exitCode(), w.exit(LIMIT), w.err());
         assertNothingLeft();
     }
 
@@ -104,8 +105,8 @@ class TermIntHupTest {
      */
     @ParameterizedTest @EnumSource(Sig.class)
     void watcherInLinger(Sig sig) throws Exception {
-        Map<String, String> env = env("FM_SIGNAL_GRACE", "600");
-        Proc w = start("fm-watch.java", env);
+        Map<String, String> env = fixture.env("FM_SIGNAL_GRACE", "600");
+        TestKit.Lines w = start("fm-watch.java", env);
         awaitWatching(w);
         Path status = Files.writeString(state.resolve("task.status"), "working: 1\n");
         long pid = w.process.pid();
@@ -113,12 +114,12 @@ class TermIntHupTest {
                 "the watcher never lingered over the change: " + w.err());
         assertTrue(w.process.isAlive(), "the watcher left its linger early: " + w.err());
         signal(w, sig);
-        assertEquals(sig.exitCode(), w.exit(), w.err());
-        assertEquals("", String.join("\n", w.lines), "no reason line from an interrupted linger");
+        assertEquals(sig.exitCode(), w.exit(LIMIT), w.err());
+        assertEquals("", String.join("\n", w.all(LIMIT)), "no reason line from an interrupted linger");
         assertFalse(Files.exists(state.resolve(".seen-task_status")), "an unreported signal must not be marked seen");
         assertNothingLeft();
         // Nothing lost: the next watcher reports the same change.
-        TestKit.Result next = kit.run(TestKit.command("fm-watch.java"), env("FM_SIGNAL_GRACE", "0"), home, LIMIT);
+        TestKit.Result next = kit.run(TestKit.command("fm-watch.java"), fixture.env("FM_SIGNAL_GRACE", "0"), home, LIMIT);
         assertEquals("signal: " + status + "\n", next.stdout(), next.stderr());
     }
 
@@ -128,16 +129,16 @@ class TermIntHupTest {
         Path childPid = home.resolve("check-child.pid");
         Files.writeString(state.resolve("slow.check.sh"),
                 "echo $$ > '" + shellPid + "'\nsleep 300 &\necho $! > '" + childPid + "'\nwait\n");
-        Proc w = start(script, env("FM_CHECK_INTERVAL", "0", "FM_CHECK_TIMEOUT", "600"));
+        TestKit.Lines w = start(script, fixture.env("FM_CHECK_INTERVAL", "0", "FM_CHECK_TIMEOUT", "600"));
         assertTrue(TestKit.waitFor(LIMIT, () -> Files.exists(childPid) && Files.exists(shellPid) && size(childPid) > 0),
                 "the check never started: " + w.err());
         long shell = Long.parseLong(Files.readString(shellPid).strip());
         long child = Long.parseLong(Files.readString(childPid).strip());
         checkPids.add(child);
         checkPids.add(shell);
-        assertTrue(w.process.isAlive(), "the watcher left during its check: " + w.lines + " " + w.err());
+        assertTrue(w.process.isAlive(), "the watcher left during its check: " + w.seen + " " + w.err());
         signal(w, sig);
-        assertEquals(sig.exitCode(), w.exit(), w.err());
+        assertEquals(sig.exitCode(), w.exit(LIMIT), w.err());
         assertNothingLeft();
         assertTrue(TestKit.waitFor(Duration.ofSeconds(10), () -> gone(shell) && gone(child)),
                 script + " exited on " + sig + " but left its check running: bash pid " + shell + " alive="
@@ -146,25 +147,25 @@ class TermIntHupTest {
 
     @ParameterizedTest @EnumSource(Sig.class)
     void armIdle(Sig sig) throws Exception {
-        Proc a = start("fm-watch-arm.java", env());
-        String line = a.next();
+        TestKit.Lines a = start("fm-watch-arm.java", fixture.env());
+        String line = a.next(LIMIT);
         assertTrue(line.startsWith("watcher: started pid=" + a.process.pid() + " "), line + " " + a.err());
         awaitWatching(a);
         signal(a, sig);
-        assertEquals(sig.exitCode(), a.exit(), a.err());
+        assertEquals(sig.exitCode(), a.exit(LIMIT), a.err());
         assertNothingLeft();
     }
 
     /** An attached arm holds nothing: its signal ends it alone and the watcher it watched lives on. */
     @ParameterizedTest @EnumSource(Sig.class)
     void armAttached(Sig sig) throws Exception {
-        Proc watcher = start("fm-watch-arm.java", env());
-        assertTrue(watcher.next().startsWith("watcher: started pid=" + watcher.process.pid()), watcher.err());
-        Proc attached = start("fm-watch-arm.java", env(), "--attach");
-        String line = attached.next();
+        TestKit.Lines watcher = start("fm-watch-arm.java", fixture.env());
+        assertTrue(watcher.next(LIMIT).startsWith("watcher: started pid=" + watcher.process.pid()), watcher.err());
+        TestKit.Lines attached = start("fm-watch-arm.java", fixture.env(), "--attach");
+        String line = attached.next(LIMIT);
         assertTrue(line.startsWith("watcher: attached pid=" + watcher.process.pid() + " "), line + " " + attached.err());
         signal(attached, sig);
-        assertEquals(sig.exitCode(), attached.exit(), attached.err());
+        assertEquals(sig.exitCode(), attached.exit(LIMIT), attached.err());
         assertTrue(watcher.process.isAlive(), "the watcher must outlive an attached arm");
         assertEquals(watcher.process.pid(), FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1));
         assertEquals(1, names(n -> n.startsWith(".watch.lock.owner.")).size(), "only the watcher's owner directory");
@@ -216,84 +217,31 @@ class TermIntHupTest {
     @ParameterizedTest @EnumSource(Sig.class)
     void lockHold(Sig sig) throws Exception {
         Path lock = state.resolve(".watch.lock");
-        Proc holder = start("FmLock.java", Map.of(), "try-acquire", lock.toString(), "--hold", "600");
-        assertEquals("acquired pid=" + holder.process.pid(), holder.next(), holder.err());
+        TestKit.Lines holder = start("FmLock.java", Map.of(), "try-acquire", lock.toString(), "--hold", "600");
+        assertEquals("acquired pid=" + holder.process.pid(), holder.next(LIMIT), holder.err());
         assertEquals(holder.process.pid(), FmLock.holderPid(lock).orElse(-1));
         signal(holder, sig);
-        assertEquals(sig.exitCode(), holder.exit(), holder.err());
+        assertEquals(sig.exitCode(), holder.exit(LIMIT), holder.err());
         assertNothingLeft();
     }
 
     // ------------------------------------------------------------------ helpers
 
-    /** A started command whose stdout lines are read as they come. */
-    private static final class Proc {
-        final Process process;
-        final BlockingQueue<String> incoming = new LinkedBlockingQueue<>();
-        final List<String> lines = new ArrayList<>();
-        private final StringBuilder err = new StringBuilder();
-
-        Proc(Process p) {
-            process = p;
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = r.readLine()) != null; ) incoming.add(l);
-                } catch (IOException ignored) {
-                    // the process is gone
-                }
-            }, "term-int-hup-reader");
-            t.setDaemon(true);
-            t.start();
-            TestKit.pump(p.getErrorStream(), err);
-        }
-
-        String next() throws InterruptedException {
-            String l = incoming.poll(LIMIT.toMillis(), TimeUnit.MILLISECONDS);
-            assertNotNull(l, "no line within " + LIMIT + "; stderr: " + err());
-            lines.add(l);
-            return l;
-        }
-
-        int exit() throws InterruptedException {
-            assertTrue(process.waitFor(LIMIT.toMillis(), TimeUnit.MILLISECONDS), "still running; stderr: " + err());
-            incoming.drainTo(lines);
-            return process.exitValue();
-        }
-
-        String err() {
-            synchronized (err) {
-                return err.toString();
-            }
-        }
-    }
-
-    private Proc start(String script, Map<String, String> env, String... args) throws IOException {
-        return new Proc(kit.start(TestKit.command(script, args), env, home));
-    }
-
-    private Map<String, String> env(String... kv) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FM_POLL", "0.2");
-        e.put("FM_SIGNAL_GRACE", "0.5");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("TMUX_TMPDIR", home.toString());
-        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
-        return e;
+    private TestKit.Lines start(String script, Map<String, String> env, String... args) throws IOException {
+        return new TestKit.Lines(kit.start(TestKit.command(script, args), env, home));
     }
 
     /** The process holds the watcher lock and has finished its first poll (the sweep ran). */
-    private void awaitWatching(Proc w) {
+    private void awaitWatching(TestKit.Lines w) {
         long pid = w.process.pid();
         assertTrue(TestKit.waitFor(LIMIT, () -> !w.process.isAlive()
                 || (FmLock.holderPid(state.resolve(".watch.lock")).orElse(-1) == pid
                         && Files.exists(state.resolve(".last-check")) && Files.exists(state.resolve(".last-watcher-beat")))),
                 "the watcher never started polling");
-        assertTrue(w.process.isAlive(), "the watcher exited early: " + w.lines + " " + w.err());
+        assertTrue(w.process.isAlive(), "the watcher exited early: " + w.seen + " " + w.err());
     }
 
-    private static void signal(Proc p, Sig sig) throws Exception {
+    private static void signal(TestKit.Lines p, Sig sig) throws Exception {
         signal(p.process, sig);
     }
 

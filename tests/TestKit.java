@@ -170,6 +170,10 @@ final class TestKit implements AutoCloseable {
     static final class Lines {
         final Process process;
         final StringBuilder err = new StringBuilder();
+        /** Every line {@link #next} has handed out so far, plus what {@link #all} collected. */
+        final List<String> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+        /** Counted down once stdout reached its end: every line has been queued. */
+        final java.util.concurrent.CountDownLatch eof = new java.util.concurrent.CountDownLatch(1);
         private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
 
         Lines(Process p) {
@@ -181,6 +185,8 @@ final class TestKit implements AutoCloseable {
                     while ((l = r.readLine()) != null) lines.add(l);
                 } catch (IOException ignored) {
                     // process gone
+                } finally {
+                    eof.countDown();
                 }
             }, "test-lines");
             t.setDaemon(true);
@@ -191,16 +197,135 @@ final class TestKit implements AutoCloseable {
         /** The next stdout line; fails the test when none comes within {@code limit}. */
         String next(Duration limit) throws InterruptedException {
             String l = lines.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
-            if (l == null) throw new AssertionError("no line within " + limit + "; stderr: " + err);
+            if (l == null) throw new AssertionError("no line within " + limit + "; stderr: " + err());
+            seen.add(l);
             return l;
+        }
+
+        /** The first line {@link #next} handed out, or null before that. */
+        String first() {
+            synchronized (seen) {
+                return seen.isEmpty() ? null : seen.get(0);
+            }
         }
 
         /** The exit status; fails the test when the process is still running after {@code limit}. */
         int exit(Duration limit) throws InterruptedException {
             if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new AssertionError("still running after " + limit + "; stderr: " + err);
+                throw new AssertionError("still running after " + limit + "; stderr: " + err());
             }
             return process.exitValue();
+        }
+
+        /** Once stdout has ended (within {@code limit}): every line, those already taken first. */
+        List<String> all(Duration limit) throws InterruptedException {
+            if (!eof.await(limit.toMillis(), TimeUnit.MILLISECONDS)) throw new AssertionError("stdout never ended");
+            synchronized (seen) {
+                lines.drainTo(seen);
+                return List.copyOf(seen);
+            }
+        }
+
+        /** Stderr so far (the pump appends to it from its own thread). */
+        String err() {
+            synchronized (err) {
+                return err.toString();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ homes
+
+    /**
+     * A temporary home with its state directory and the environment that points the scripts at
+     * it: FM_HOME, a UTF-8 locale, and TMUX_TMPDIR inside the home so no real tmux server of the
+     * machine is ever reached. Each test sets its own knobs on top ({@link #set}).
+     */
+    static final class Home {
+        final TestKit kit;
+        final Path home;
+        final Path state;
+        final Map<String, String> env = new HashMap<>();
+        /** How long {@link #run} lets a script take. */
+        Duration limit = Duration.ofMinutes(2);
+
+        Home(TestKit kit, String prefix) throws IOException { this(kit, kit.tempDir(prefix)); }
+
+        Home(TestKit kit, Path home) throws IOException {
+            this.kit = kit;
+            this.home = home;
+            this.state = Files.createDirectories(home.resolve("state"));
+            env.put("FM_HOME", home.toString());
+            env.put("LANG", "C.UTF-8");
+            env.put("LC_ALL", "C.UTF-8");
+            env.put("TMUX_TMPDIR", home.toString());
+        }
+
+        /** Sets environment pairs (name, value, name, value...) for every later start. */
+        Home set(String... kv) {
+            for (int i = 0; i < kv.length; i += 2) env.put(kv[i], kv[i + 1]);
+            return this;
+        }
+
+        /** {@link #env} with the pairs {@code kv} on top, leaving this home's own untouched. */
+        Map<String, String> env(String... kv) {
+            Map<String, String> e = new HashMap<>(env);
+            for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
+            return e;
+        }
+
+        /** The script started in the home with this home's environment. */
+        Process start(String script, String... args) throws IOException {
+            return kit.start(command(script, args), env, home);
+        }
+
+        /** {@link #start} read line by line. */
+        Lines lines(String script, String... args) throws IOException {
+            return new Lines(start(script, args));
+        }
+
+        /** Sets how long {@link #run} lets a script take. */
+        Home limit(Duration d) {
+            limit = d;
+            return this;
+        }
+
+        /** {@link #start} run to its end within {@link #limit}. */
+        Result run(String script, String... args) throws IOException {
+            return finish(start(script, args), limit);
+        }
+
+        Path write(String name, String content) throws IOException {
+            return Files.writeString(state.resolve(name), content);
+        }
+
+        Path write(String name, byte[] content) throws IOException {
+            return Files.write(state.resolve(name), content);
+        }
+
+        String read(String name) throws IOException {
+            return Files.readString(state.resolve(name));
+        }
+
+        /** The queue's records as [kind, key, payload, ...]; fails on a line that is not five fields with a 10-digit seq. */
+        List<List<String>> records() throws IOException {
+            List<List<String>> out = new ArrayList<>();
+            Path q = state.resolve(".wake-queue");
+            if (!Files.exists(q)) return out;
+            for (String line : Files.readAllLines(q, StandardCharsets.UTF_8)) {
+                String[] f = line.split("\t", -1);
+                if (f.length != 5 || !f[0].matches("[0-9]{10}")) throw new AssertionError("not a queue record: " + line);
+                out.add(List.of(f[1], f[2], f[3], f[4]));
+            }
+            return out;
+        }
+
+        /** No watcher lock, owner directory or steal mutex is left in the state directory. */
+        void assertNoLockLeft() throws IOException {
+            try (Stream<Path> s = Files.list(state)) {
+                List<String> left = s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".watch.lock")).toList();
+                if (!left.isEmpty()) throw new AssertionError("lock files left: " + left);
+            }
         }
     }
 

@@ -1,19 +1,13 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -39,9 +33,10 @@ class WakeLatencyTest {
     void aStatusWriteWakesWithinTheGracePlusTwoSecondsAtTheDefaultPoll() throws Exception {
         List<Long> took = new ArrayList<>();
         for (long offset : OFFSETS_MS) {
-            Path state = home();
+            TestKit.Home h = home();
+            Path state = h.state;
             Path status = state.resolve("crew.status");
-            took.add(trial(state, offset, status, () -> Files.writeString(status, "done: trial at " + offset + " ms\n")));
+            took.add(trial(h, offset, status, () -> Files.writeString(status, "done: trial at " + offset + " ms\n")));
         }
         assertAllWithinBound(took);
     }
@@ -50,20 +45,23 @@ class WakeLatencyTest {
     void aSymlinkedStatusWhoseTargetLivesElsewhereWakesAsFast() throws Exception {
         List<Long> took = new ArrayList<>();
         for (long offset : new long[] {OFFSETS_MS[0], OFFSETS_MS[2]}) {
-            Path state = home();
+            TestKit.Home h = home();
+            Path state = h.state;
             Path target = kit.tempDir("fm-mount").resolve("real.status");
             Files.writeString(target, "working: 1\n");
             Path link = Files.createSymbolicLink(state.resolve("boxed.status"), target);
             // Mark the current content as seen, so only the write below is a change.
-            Files.writeString(state.resolve(".seen-boxed_status"), WatcherTest.Rig.signature(target));
-            took.add(trial(state, offset, link, () -> Files.writeString(target, "done: a longer line than before\n",
+            Files.writeString(state.resolve(".seen-boxed_status"), WatcherTest.signature(target));
+            took.add(trial(h, offset, link, () -> Files.writeString(target, "done: a longer line than before\n",
                     StandardOpenOption.APPEND)));
         }
         assertAllWithinBound(took);
     }
 
-    private Path home() throws IOException {
-        return Files.createDirectories(kit.tempDir("fm-latency").resolve("state"));
+    /** A fresh home with this class's knobs: a 15 s poll, so only the wait's early wake-up can be fast. */
+    private TestKit.Home home() throws IOException {
+        return new TestKit.Home(kit, "fm-latency").set("FM_POLL", "15",
+                "FM_SIGNAL_GRACE", Integer.toString(GRACE_SECONDS), "FM_HEARTBEAT", "3600");
     }
 
     interface Write { void run() throws IOException; }
@@ -73,41 +71,23 @@ class WakeLatencyTest {
      * lands inside that 15 s wait; landing earlier could only make the wake faster), writes, and
      * returns the milliseconds from the write to the reason line.
      */
-    private long trial(Path state, long offsetMs, Path expected, Write write) throws Exception {
-        Map<String, String> env = Map.of("FM_HOME", state.getParent().toString(), "FM_POLL", "15",
-                "FM_SIGNAL_GRACE", Integer.toString(GRACE_SECONDS), "FM_HEARTBEAT", "3600");
-        Process p = kit.start(TestKit.command("fm-watch.java"), env, state.getParent());
-        CompletableFuture<Long> lineAt = new CompletableFuture<>();
-        StringBuilder err = new StringBuilder();
-        TestKit.pump(p.getErrorStream(), err);
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line = r.readLine();
-                long at = System.nanoTime();
-                if (("signal: " + expected).equals(line)) lineAt.complete(at);
-                else lineAt.completeExceptionally(new AssertionError("unexpected reason line: " + line));
-            } catch (IOException e) {
-                lineAt.completeExceptionally(e);
-            }
-        }, "latency-reader");
-        reader.setDaemon(true);
-        reader.start();
+    private long trial(TestKit.Home h, long offsetMs, Path expected, Write write) throws Exception {
+        Path state = h.state;
+        TestKit.Lines w = h.lines("fm-watch.java");
+        Process p = w.process;
 
         assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> Files.exists(state.resolve(".last-check")) || !p.isAlive()),
                 "the watcher never polled");
-        assertTrue(p.isAlive(), "the watcher exited before the write: " + err);
+        assertTrue(p.isAlive(), "the watcher exited before the write: " + w.err());
         Thread.sleep(offsetMs); // places the write inside the wait between polls (see above)
-        assertTrue(p.isAlive(), "the watcher woke before the write: " + err);
+        assertTrue(p.isAlive(), "the watcher woke before the write: " + w.err());
         long wrote = System.nanoTime();
         write.run();
-        long at;
-        try {
-            at = lineAt.get(60, TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            throw new AssertionError("no reason line within 60 s of the write; stderr: " + err);
-        }
+        String line = w.next(Duration.ofSeconds(60));
+        long at = System.nanoTime();
+        assertEquals("signal: " + expected, line, "unexpected reason line");
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the watcher did not exit after its wake");
-        assertEquals(0, p.exitValue(), err.toString());
+        assertEquals(0, p.exitValue(), w.err());
         return TimeUnit.NANOSECONDS.toMillis(at - wrote);
     }
 

@@ -26,18 +26,19 @@ import org.junit.jupiter.params.provider.CsvSource;
 class WatcherLockTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
-    private WatcherTest.Rig rig;
+    private final TestKit kit = new TestKit();
+    private TestKit.Home rig;
 
     @BeforeEach
-    void setUp() throws IOException { rig = new WatcherTest.Rig(); }
+    void setUp() throws IOException { rig = WatcherTest.rig(kit); }
 
     @AfterEach
-    void tearDown() { rig.close(); }
+    void tearDown() { kit.close(); }
 
     @Test
     void theLockNamesThisWatcherAndIsReleasedAfterTheWake() throws Exception {
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
         Path lock = rig.state.resolve(".watch.lock");
 
         assertTrue(Files.isSymbolicLink(lock));
@@ -45,47 +46,47 @@ class WatcherLockTest {
         assertEquals(rig.home.toRealPath() + "\n", Files.readString(lock.resolve("fm-home")));
         assertEquals(TestKit.root().resolve("fm-watch.java").toRealPath() + "\n",
                 Files.readString(lock.resolve("watcher-path")));
-        TestKit.Result id = rig.kit.run(TestKit.command("FmLock.java", "identity", Long.toString(p.pid())), Map.of(),
+        TestKit.Result id = kit.run(TestKit.command("FmLock.java", "identity", Long.toString(p.pid())), Map.of(),
                 null, LIMIT);
         assertEquals(0, id.exit(), id.stderr());
         assertEquals(id.stdout(), Files.readString(lock.resolve("pid-identity")));
         assertTrue(Files.exists(rig.state.resolve(".last-heartbeat")), "created at start");
 
         // A second watcher for the same home reports the first and leaves.
-        TestKit.Result second = rig.run();
+        TestKit.Result second = rig.run("fm-watch.java");
         assertEquals(0, second.exit(), second.stderr());
         assertEquals("watcher: already running pid " + p.pid() + "\n", second.stdout());
 
         Path status = rig.write("t.status", "done\n");
         TestKit.Result r = TestKit.finish(p, LIMIT);
         assertEquals("signal: " + status + "\n", r.stdout(), r.stderr());
-        rig.assertLockReleased();
+        rig.assertNoLockLeft();
     }
 
     // INT is left out: a shell without job control starts background children with INT
     // ignored, and a JVM keeps an inherited "ignore", so its outcome depends on the caller.
     @ParameterizedTest @CsvSource({"TERM, 143", "HUP, 129"})
     void termAndHupReleaseTheLockAndExit128PlusSignal(String sig, int exit) throws Exception {
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
         signal(sig, p.pid());
         TestKit.Result r = TestKit.finish(p, LIMIT);
         assertEquals(exit, r.exit(), sig + ": " + r.stderr());
         assertEquals("", r.stdout());
-        rig.assertLockReleased();
+        rig.assertNoLockLeft();
     }
 
     @Test
     void theBeaconStaysFreshThroughALongLinger() throws Exception {
         rig.env.put("FM_SIGNAL_GRACE", "20");
         rig.env.put("FM_BEACON_MAX_AGE", "2");
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
         Path status = rig.write("slow.status", "working\n");
         long t0 = System.nanoTime();
         double worst = 0;
         while (p.isAlive()) {
-            worst = Math.max(worst, rig.ageSeconds(".last-watcher-beat"));
+            worst = Math.max(worst, WatcherTest.ageSeconds(rig, ".last-watcher-beat"));
             Thread.sleep(100);
         }
         double took = (System.nanoTime() - t0) / 1e9;
@@ -100,23 +101,23 @@ class WatcherLockTest {
     void theBeaconIsFreshBetweenPollsAndGoesStaleWhenTheWatcherIsStopped() throws Exception {
         rig.env.put("FM_BEACON_MAX_AGE", "1");
         rig.env.put("FM_POLL", "4");
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
         double worst = 0;
         long until = System.nanoTime() + Duration.ofSeconds(6).toNanos();
         while (System.nanoTime() < until) { // spans a whole 4 s wait between polls
-            worst = Math.max(worst, rig.ageSeconds(".last-watcher-beat"));
+            worst = Math.max(worst, WatcherTest.ageSeconds(rig, ".last-watcher-beat"));
             Thread.sleep(100);
         }
         assertTrue(worst <= 1.6, "beacon reached " + worst + " s between polls with FM_BEACON_MAX_AGE=1");
         signal("STOP", p.pid());
         try {
-            assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> rig.ageSeconds(".last-watcher-beat") > 3.0),
+            assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> WatcherTest.ageSeconds(rig, ".last-watcher-beat") > 3.0),
                     "a frozen watcher must not keep its beacon fresh");
         } finally {
             signal("CONT", p.pid());
         }
-        assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> rig.ageSeconds(".last-watcher-beat") < 1.0),
+        assertTrue(TestKit.waitFor(Duration.ofSeconds(20), () -> WatcherTest.ageSeconds(rig, ".last-watcher-beat") < 1.0),
                 "resumed, it beats again");
         p.destroy();
         assertEquals(143, TestKit.finish(p, LIMIT).exit());
@@ -124,11 +125,11 @@ class WatcherLockTest {
 
     @Test
     void aReplacedLockMakesTheWatcherLeaveSilentlyWithoutTouchingIt() throws Exception {
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
-        Process other = rig.kit.sleeper();
+        Process other = kit.sleeper();
         Files.delete(lock); // the link only
         Files.createDirectory(lock);
         Files.writeString(lock.resolve("pid"), other.pid() + "\n");
@@ -150,11 +151,11 @@ class WatcherLockTest {
 
     @Test
     void aLockWhosePidNowNamesSomeoneElseIsLeftExactlyAsFound() throws Exception {
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
-        Process other = rig.kit.sleeper();
+        Process other = kit.sleeper();
         List<String> files; // listed first: the watcher may leave the moment the pid changes
         try (Stream<Path> s = Files.list(ourOwner)) {
             files = s.map(x -> x.getFileName().toString()).sorted().toList();
@@ -182,7 +183,7 @@ class WatcherLockTest {
         Files.setLastModifiedTime(beacon, FileTime.from(Instant.now().minusSeconds(100)));
         rig.env.put("FM_WATCHER_STALE_GRACE", "50");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(1, r.exit());
         assertEquals("", r.stdout());
@@ -202,7 +203,7 @@ class WatcherLockTest {
         Files.setLastModifiedTime(lock, FileTime.from(Instant.now().minusSeconds(100)));
         rig.env.put("FM_WATCHER_STALE_GRACE", "50");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(1, r.exit());
         assertEquals("", r.stdout());
@@ -217,13 +218,13 @@ class WatcherLockTest {
         rig.env.put("FM_WATCHER_STALE_GRACE", "50");
 
         // No beacon yet, but the lock is young: a watcher that is just starting.
-        TestKit.Result young = rig.run();
+        TestKit.Result young = rig.run("fm-watch.java");
         assertEquals(0, young.exit(), young.stderr());
         assertEquals("watcher: already running pid " + holder.pid() + "\n", young.stdout());
 
         rig.write(".last-watcher-beat", "");
         Files.setLastModifiedTime(rig.state.resolve(".watch.lock"), FileTime.from(Instant.now().minusSeconds(100)));
-        TestKit.Result fresh = rig.run();
+        TestKit.Result fresh = rig.run("fm-watch.java");
         assertEquals(0, fresh.exit(), fresh.stderr());
         assertEquals("watcher: already running pid " + holder.pid() + "\n", fresh.stdout());
         assertEquals("", fresh.stderr());
@@ -234,7 +235,7 @@ class WatcherLockTest {
     void aLockWithoutAPidYetIsAWatcherStarting() throws Exception {
         Files.createDirectory(rig.state.resolve(".watch.lock"));
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("watcher: already running\n", r.stdout());
@@ -249,11 +250,11 @@ class WatcherLockTest {
         Files.writeString(lock.resolve("pid"), gone.pid() + "\n");
         Path status = rig.write("t.status", "x\n");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("signal: " + status + "\n", r.stdout());
-        rig.assertLockReleased();
+        rig.assertNoLockLeft();
     }
 
     @Test
@@ -261,18 +262,18 @@ class WatcherLockTest {
         rig.env.remove("FM_HOME");
         List<String> cmd = new java.util.ArrayList<>(TestKit.command("fm-watch.java"));
         cmd.removeIf(a -> a.startsWith("-Dfm.script="));
-        TestKit.Result r = rig.kit.run(cmd, rig.env, rig.home, LIMIT);
+        TestKit.Result r = kit.run(cmd, rig.env, rig.home, LIMIT);
         assertEquals(1, r.exit());
         assertTrue(r.stderr().startsWith("watcher: ") && r.stderr().strip().split("\n").length == 1
                 && r.stderr().contains("FM_HOME"), r.stderr());
-        assertEquals(2, rig.kit.run(TestKit.command("fm-watch.java", "--bogus"), rig.env, rig.home, LIMIT).exit());
+        assertEquals(2, kit.run(TestKit.command("fm-watch.java", "--bogus"), rig.env, rig.home, LIMIT).exit());
     }
 
     // ------------------------------------------------------------------ helpers
 
     /** A directory-form lock held by a live sleeper; the pid is written after it started. */
     private Process heldBySleeper() throws Exception {
-        Process s = rig.kit.sleeper();
+        Process s = kit.sleeper();
         Path lock = Files.createDirectory(rig.state.resolve(".watch.lock"));
         Files.writeString(lock.resolve("pid"), s.pid() + "\n");
         return s;

@@ -1,7 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -9,12 +8,8 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,18 +17,20 @@ import org.junit.jupiter.api.Test;
 /**
  * The wakes of fm-watch.java (watcher.md "Each poll"): signals, checks, heartbeat, the
  * ordering rule of state.md, and garbage tolerance. Every test runs the real script as a
- * subprocess against a temporary home; {@link Rig} is shared with WatcherLockTest.
+ * subprocess against a temporary home ({@link TestKit.Home} with the knobs of {@link #rig}, which
+ * WatcherLockTest shares).
  */
 class WatcherTest {
     private static final Duration RUN_LIMIT = Duration.ofSeconds(60);
 
-    private Rig rig;
+    private final TestKit kit = new TestKit();
+    private TestKit.Home rig;
 
     @BeforeEach
-    void setUp() throws IOException { rig = new Rig(); }
+    void setUp() throws IOException { rig = rig(kit); }
 
     @AfterEach
-    void tearDown() { rig.close(); }
+    void tearDown() { kit.close(); }
 
     // ------------------------------------------------------------------ signals
 
@@ -41,38 +38,38 @@ class WatcherTest {
     void signalListsOnlyChangedFilesAndRecordsThemBeforeTheMarkers() throws Exception {
         Path changed = rig.write("task.status", "working: on it\n");
         Path quiet = rig.write("other.turn-ended", "");
-        rig.write(".seen-other_turn-ended", Rig.signature(quiet)); // already reported
+        rig.write(".seen-other_turn-ended", signature(quiet)); // already reported
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("signal: " + changed + "\n", r.stdout());
-        assertEquals(List.of(List.of("1", "signal", "task.status", "signal: " + changed)), rig.queue());
-        assertEquals(Rig.signature(changed), rig.read(".seen-task_status"), "size:mtime, no trailing newline");
+        assertEquals(List.of(List.of("1", "signal", "task.status", "signal: " + changed)), rig.records());
+        assertEquals(signature(changed), rig.read(".seen-task_status"), "size:mtime, no trailing newline");
         assertEquals("0\n", rig.read(".heartbeat-streak"));
-        rig.assertLockReleased();
+        rig.assertNoLockLeft();
     }
 
     @Test
     void aSignalWrittenWhileNoWatcherRanIsCaughtByTheNextOne() throws Exception {
         Path status = rig.write("job.status", "working: a\n");
-        assertEquals("signal: " + status + "\n", rig.run().stdout());
+        assertEquals("signal: " + status + "\n", rig.run("fm-watch.java").stdout());
         // No watcher runs now; the crewmate reports again.
         Files.writeString(status, "done: b\n", StandardOpenOption.APPEND);
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("signal: " + status + "\n", r.stdout());
-        assertEquals(Rig.signature(status), rig.read(".seen-job_status"));
-        assertEquals(2, rig.queue().size());
+        assertEquals(signature(status), rig.read(".seen-job_status"));
+        assertEquals(2, rig.records().size());
     }
 
     @Test
     void signalsWithinTheGraceCoalesceIntoOneWakeInFirstSeenOrder() throws Exception {
         rig.env.put("FM_SIGNAL_GRACE", "10");
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        awaitPolling(rig, p);
         // Name order would put a.turn-ended first; first-seen order puts z.status first.
         Path status = rig.write("z.status", "working: x\n");
         // The scenario: a second signal while the watcher lingers over the first.
@@ -87,27 +84,27 @@ class WatcherTest {
         String line = "signal: " + status + " " + turn;
         assertEquals(line + "\n", r.stdout());
         assertEquals(List.of(List.of("1", "signal", "z.status", line), List.of("2", "signal", "a.turn-ended", line)),
-                rig.queue());
-        assertEquals(Rig.signature(status), rig.read(".seen-z_status"));
-        assertEquals(Rig.signature(turn), rig.read(".seen-a_turn-ended"));
+                rig.records());
+        assertEquals(signature(status), rig.read(".seen-z_status"));
+        assertEquals(signature(turn), rig.read(".seen-a_turn-ended"));
     }
 
     @Test
     void aSymlinkedStatusIsJudgedByItsTargetEveryTime() throws Exception {
-        Path target = rig.kit.tempDir("fm-mount").resolve("real.status");
+        Path target = kit.tempDir("fm-mount").resolve("real.status");
         Files.writeString(target, "working: 1\n");
         Path link = rig.state.resolve("boxed.status");
         Files.createSymbolicLink(link, target);
 
-        assertEquals("signal: " + link + "\n", rig.run().stdout());
-        assertEquals(Rig.signature(target), rig.read(".seen-boxed_status"));
+        assertEquals("signal: " + link + "\n", rig.run("fm-watch.java").stdout());
+        assertEquals(signature(target), rig.read(".seen-boxed_status"));
 
         Files.writeString(target, "working: 2, a longer line\n", StandardOpenOption.APPEND);
-        TestKit.Result second = rig.run();
+        TestKit.Result second = rig.run("fm-watch.java");
 
         assertEquals(0, second.exit(), second.stderr());
         assertEquals("signal: " + link + "\n", second.stdout());
-        assertEquals(Rig.signature(target), rig.read(".seen-boxed_status"));
+        assertEquals(signature(target), rig.read(".seen-boxed_status"));
     }
 
     @Test
@@ -116,14 +113,14 @@ class WatcherTest {
         Files.createDirectory(rig.state.resolve(".wake-queue")); // the append cannot open it
         rig.write(".heartbeat-streak", "3\n");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(1, r.exit());
         assertEquals("", r.stdout());
         assertOneErrorLine(r, ".wake-queue");
         assertFalse(Files.exists(rig.state.resolve(".seen-task_status")), "marker must not move before the append");
         assertEquals("3\n", rig.read(".heartbeat-streak"), "the streak is a marker too");
-        rig.assertLockReleased();
+        rig.assertNoLockLeft();
     }
 
     @Test
@@ -132,7 +129,7 @@ class WatcherTest {
         Files.createSymbolicLink(rig.state.resolve("gone.turn-ended"), rig.state.resolve("nowhere"));
         Path real = rig.write("real.status", "x\n");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals("signal: " + real + "\n", r.stdout(), r.stderr());
         assertNoStackTrace(r);
@@ -142,8 +139,8 @@ class WatcherTest {
     void aChangeWakesLongBeforeTheNextPollThanksToTheFileWatch() throws Exception {
         rig.env.put("FM_POLL", "60");
         rig.env.put("FM_SIGNAL_GRACE", "0");
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        awaitPolling(rig, p);
         // Past the first poll's scan, waiting for the next one: only the file watch can notice now.
         assertTrue(TestKit.waitFor(RUN_LIMIT, () -> !p.isAlive() || TestKit.mainThreadIn(p.pid(), "Watcher.betweenPolls")),
                 "the watcher never finished its first poll");
@@ -161,18 +158,18 @@ class WatcherTest {
 
     @Test
     void theFirstCheckWithOutputWakesWithItsOutputOnOneLine() throws Exception {
-        Path quiet = rig.script("a.check.sh", "touch \"$0.ran\"\n");
-        Path talks = rig.script("b.check.sh", "printf 'merged: yes\\nsecond\\tline\\n\\n\\n'\n");
-        rig.script("c.check.sh", "echo never reached; touch \"$0.ran\"\n");
+        Path quiet = rig.write("a.check.sh", "touch \"$0.ran\"\n");
+        Path talks = rig.write("b.check.sh", "printf 'merged: yes\\nsecond\\tline\\n\\n\\n'\n");
+        rig.write("c.check.sh", "echo never reached; touch \"$0.ran\"\n");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         String line = "check: " + talks + ": merged: yes second line";
         assertEquals(0, r.exit(), r.stderr());
         assertEquals(line + "\n", r.stdout());
         assertTrue(Files.exists(Path.of(quiet + ".ran")), "a.check.sh ran first");
         assertFalse(Files.exists(rig.state.resolve("c.check.sh.ran")), "the sweep stops at the first output");
-        assertEquals(List.of(List.of("1", "check", talks.toString(), line)), rig.queue());
+        assertEquals(List.of(List.of("1", "check", talks.toString(), line)), rig.records());
         assertTrue(Files.exists(rig.state.resolve(".last-check")));
         assertEquals("0\n", rig.read(".heartbeat-streak"));
     }
@@ -180,16 +177,16 @@ class WatcherTest {
     @Test
     void aHungCheckIsKilledWithItsChildrenWhileTheBeaconStaysFresh() throws Exception {
         Path childPid = rig.home.resolve("child.pid");
-        rig.script("a.check.sh", "sleep 300 &\necho $! > '" + childPid + "'\nwait\n");
-        Path next = rig.script("b.check.sh", "echo after\n");
+        rig.write("a.check.sh", "sleep 300 &\necho $! > '" + childPid + "'\nwait\n");
+        Path next = rig.write("b.check.sh", "echo after\n");
         rig.env.put("FM_CHECK_TIMEOUT", "5");
         rig.env.put("FM_BEACON_MAX_AGE", "1");
 
-        Process p = rig.start();
+        Process p = rig.start("fm-watch.java");
         assertTrue(TestKit.waitFor(Duration.ofSeconds(30), () -> Files.exists(childPid)), "the check started");
         double worst = 0;
         while (p.isAlive()) {
-            worst = Math.max(worst, rig.ageSeconds(".last-watcher-beat"));
+            worst = Math.max(worst, ageSeconds(rig, ".last-watcher-beat"));
             Thread.sleep(100);
         }
         TestKit.Result r = TestKit.finish(p, RUN_LIMIT);
@@ -203,9 +200,9 @@ class WatcherTest {
 
     @Test
     void aCheckPrintingAHundredMegabytesIsCapped() throws Exception {
-        Path chatty = rig.script("big.check.sh", "head -c 104857600 /dev/zero | tr '\\0' a\n");
+        Path chatty = rig.write("big.check.sh", "head -c 104857600 /dev/zero | tr '\\0' a\n");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(0, r.exit(), r.stderr());
         String prefix = "check: " + chatty + ": aaaa";
@@ -215,12 +212,12 @@ class WatcherTest {
 
     @Test
     void checksWaitForTheirInterval() throws Exception {
-        rig.script("a.check.sh", "touch \"$0.ran\"; echo due\n");
+        rig.write("a.check.sh", "touch \"$0.ran\"; echo due\n");
         rig.write(".last-check", "");
         rig.env.put("FM_CHECK_INTERVAL", "3600");
         rig.env.put("FM_HEARTBEAT", "1");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals("heartbeat\n", r.stdout(), r.stderr());
         assertFalse(Files.exists(rig.state.resolve("a.check.sh.ran")), "a fresh .last-check skips the sweep");
@@ -228,20 +225,20 @@ class WatcherTest {
 
     @Test
     void aFailedCheckAppendLeavesLastCheckWhereItWas() throws Exception {
-        rig.script("a.check.sh", "echo ready\n");
+        rig.write("a.check.sh", "echo ready\n");
         Path lastCheck = rig.write(".last-check", "");
         FileTime old = FileTime.from(Instant.now().minusSeconds(7200));
         Files.setLastModifiedTime(lastCheck, old);
         Files.createDirectory(rig.state.resolve(".wake-queue"));
         rig.env.put("FM_CHECK_INTERVAL", "60");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(1, r.exit());
         assertEquals("", r.stdout());
         assertOneErrorLine(r, ".wake-queue");
         assertEquals(old, Files.getLastModifiedTime(lastCheck), ".last-check moved although nothing was queued");
-        rig.assertLockReleased();
+        rig.assertNoLockLeft();
     }
 
     // ------------------------------------------------------------------ heartbeat
@@ -255,7 +252,7 @@ class WatcherTest {
         double[] expected = {1, 2, 3};
         for (int i = 0; i < expected.length; i++) {
             Instant before = Files.getLastModifiedTime(last).toInstant();
-            TestKit.Result r = rig.run();
+            TestKit.Result r = rig.run("fm-watch.java");
             assertEquals("heartbeat\n", r.stdout(), r.stderr());
             double gap = seconds(before, Files.getLastModifiedTime(last).toInstant());
             assertTrue(gap >= expected[i] - 0.05, "heartbeat " + (i + 1) + " fired after " + gap + " s, before " + expected[i]);
@@ -264,13 +261,13 @@ class WatcherTest {
         // A long streak would mean 2^9 s; the cap keeps it at 3.
         rig.write(".heartbeat-streak", "9\n");
         Instant before = Files.getLastModifiedTime(last).toInstant();
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
         double gap = seconds(before, Files.getLastModifiedTime(last).toInstant());
         assertEquals("heartbeat\n", r.stdout(), r.stderr());
         assertTrue(gap >= 2.95 && gap < 30, "capped heartbeat fired after " + gap + " s");
         assertEquals("10\n", rig.read(".heartbeat-streak"));
-        assertEquals(4, rig.queue().size());
-        assertEquals(List.of("4", "heartbeat", "heartbeat", "heartbeat"), rig.queue().get(3));
+        assertEquals(4, rig.records().size());
+        assertEquals(List.of("4", "heartbeat", "heartbeat", "heartbeat"), rig.records().get(3));
     }
 
     @Test
@@ -284,7 +281,7 @@ class WatcherTest {
         Instant t0 = Instant.now();
         Files.setLastModifiedTime(last, FileTime.from(t0));
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
         double fired = seconds(t0, Files.getLastModifiedTime(last).toInstant());
 
         assertEquals("heartbeat\n", r.stdout(), r.stderr());
@@ -297,7 +294,7 @@ class WatcherTest {
         rig.write(".heartbeat-streak", "5\n");
         rig.write("t.turn-ended", "");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertTrue(r.stdout().startsWith("signal: "), r.stdout() + r.stderr());
         assertEquals("0\n", rig.read(".heartbeat-streak"));
@@ -307,7 +304,7 @@ class WatcherTest {
 
     @Test
     void aStalePaneWakeIsQueuedMarkedAndResetsTheStreak() throws Exception {
-        Path fake = rig.kit.tempDir("fm-fake-tmux");
+        Path fake = kit.tempDir("fm-fake-tmux");
         Files.writeString(fake.resolve("idle"), "$ waiting for input\n");
         Files.writeString(fake.resolve("steps"), "frame idle\n");
         rig.env.put("PATH", TestKit.root().resolve("tests/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
@@ -315,11 +312,11 @@ class WatcherTest {
         rig.write("t.meta", "window=fleet:w\n");
         rig.write(".heartbeat-streak", "4\n");
 
-        TestKit.Result r = rig.run();
+        TestKit.Result r = rig.run("fm-watch.java");
 
         assertEquals(0, r.exit(), r.stderr());
         assertEquals("stale: fleet:w\n", r.stdout());
-        assertEquals(List.of(List.of("1", "stale", "fleet:w", "stale: fleet:w")), rig.queue());
+        assertEquals(List.of(List.of("1", "stale", "fleet:w", "stale: fleet:w")), rig.records());
         assertTrue(Files.exists(rig.state.resolve(".stale-fleet_w")), "the pane's marker follows the append");
         assertEquals("0\n", rig.read(".heartbeat-streak"));
     }
@@ -342,18 +339,18 @@ class WatcherTest {
         Files.createDirectory(rig.state.resolve("z.check.sh"));
         rig.env.put("FM_CHECK_TIMEOUT", "soon");
 
-        TestKit.Result first = rig.run();
+        TestKit.Result first = rig.run("fm-watch.java");
 
         assertEquals(0, first.exit(), first.stderr());
         assertEquals("signal: " + status + "\n", first.stdout());
-        assertEquals("1", rig.queue().get(0).get(0), "a garbled sequence file counts from 0");
+        assertEquals("1", rig.records().get(0).get(0), "a garbled sequence file counts from 0");
         assertNoStackTrace(first);
         assertTrue(first.stderr().contains("FM_CHECK_TIMEOUT"), "a bad knob is named: " + first.stderr());
 
         rig.write(".heartbeat-streak", "-4\n");
         rig.env.put("FM_HEARTBEAT", "1");
         Files.setLastModifiedTime(rig.state.resolve(".last-heartbeat"), FileTime.from(Instant.now().minusSeconds(5)));
-        TestKit.Result second = rig.run();
+        TestKit.Result second = rig.run("fm-watch.java");
 
         assertEquals("heartbeat\n", second.stdout(), second.stderr());
         assertEquals("1\n", rig.read(".heartbeat-streak"), "garbage streak reads as 0");
@@ -363,8 +360,8 @@ class WatcherTest {
     @Test
     void pollZeroDoesNotSpin() throws Exception {
         rig.env.put("FM_POLL", "0");
-        Process p = rig.start();
-        rig.awaitPolling(p);
+        Process p = rig.start("fm-watch.java");
+        awaitPolling(rig, p);
         Thread.sleep(500); // past start-up compilation
         Duration cpu0 = p.toHandle().info().totalCpuDuration().orElseThrow();
         long t0 = System.nanoTime();
@@ -394,86 +391,32 @@ class WatcherTest {
     }
 
     /** A temporary home with short knobs, and the ways to run the watcher against it. */
-    static final class Rig implements AutoCloseable {
-        final TestKit kit = new TestKit();
-        final Path home;
-        final Path state;
-        final Map<String, String> env = new HashMap<>();
+    static TestKit.Home rig(TestKit kit) throws IOException {
+        return new TestKit.Home(kit, "fm-watch").limit(RUN_LIMIT).set(
+                "FM_POLL", "0.2",
+                "FM_SIGNAL_GRACE", "1",
+                "FM_HEARTBEAT", "3600",
+                "FM_HEARTBEAT_MAX", "7200");
+    }
 
-        Rig() throws IOException {
-            home = kit.tempDir("fm-watch");
-            state = Files.createDirectories(home.resolve("state"));
-            env.put("FM_HOME", home.toString());
-            env.put("FM_POLL", "0.2");
-            env.put("FM_SIGNAL_GRACE", "1");
-            env.put("FM_HEARTBEAT", "3600");
-            env.put("FM_HEARTBEAT_MAX", "7200");
+    /** The watcher has finished its first check sweep, so it is inside the poll loop. */
+    static void awaitPolling(TestKit.Home rig, Process p) {
+        assertTrue(TestKit.waitFor(RUN_LIMIT, () -> Files.exists(rig.state.resolve(".last-check")) || !p.isAlive()));
+        assertTrue(p.isAlive(), "the watcher exited early");
+    }
+
+    /** Seconds since {@code name} in the state directory was last modified (huge when it is missing). */
+    static double ageSeconds(TestKit.Home rig, String name) {
+        try {
+            return seconds(Files.getLastModifiedTime(rig.state.resolve(name)).toInstant(), Instant.now());
+        } catch (IOException e) {
+            return Double.MAX_VALUE;
         }
+    }
 
-        Process start() throws IOException {
-            return kit.start(TestKit.command("fm-watch.java"), env, home);
-        }
-
-        TestKit.Result run() throws IOException {
-            return TestKit.finish(start(), RUN_LIMIT);
-        }
-
-        /** The watcher has finished its first check sweep, so it is inside the poll loop. */
-        void awaitPolling(Process p) {
-            assertTrue(TestKit.waitFor(RUN_LIMIT, () -> Files.exists(state.resolve(".last-check")) || !p.isAlive()));
-            assertTrue(p.isAlive(), "the watcher exited early");
-        }
-
-        Path write(String name, String content) throws IOException {
-            return Files.writeString(state.resolve(name), content);
-        }
-
-        Path script(String name, String body) throws IOException {
-            return write(name, body);
-        }
-
-        String read(String name) throws IOException {
-            return Files.readString(state.resolve(name));
-        }
-
-        double ageSeconds(String name) {
-            try {
-                return seconds(Files.getLastModifiedTime(state.resolve(name)).toInstant(), Instant.now());
-            } catch (IOException e) {
-                return Double.MAX_VALUE;
-            }
-        }
-
-        /** The queue's records as [seq, kind, key, payload] (the epoch is checked for shape). */
-        List<List<String>> queue() throws IOException {
-            List<List<String>> out = new ArrayList<>();
-            Path q = state.resolve(".wake-queue");
-            if (!Files.exists(q)) return out;
-            for (String line : Files.readAllLines(q, StandardCharsets.UTF_8)) {
-                String[] f = line.split("\t", -1);
-                assertEquals(5, f.length, line);
-                assertTrue(f[0].matches("[0-9]{10}"), line);
-                out.add(List.of(f[1], f[2], f[3], f[4]));
-            }
-            return out;
-        }
-
-        static String signature(Path file) throws IOException {
-            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
-            return a.size() + ":" + a.lastModifiedTime().to(TimeUnit.SECONDS);
-        }
-
-        /** No lock, no owner directory left behind. */
-        void assertLockReleased() throws IOException {
-            assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
-            try (Stream<Path> s = Files.list(state)) {
-                List<String> owners = s.map(p -> p.getFileName().toString())
-                        .filter(n -> n.startsWith(".watch.lock.")).toList();
-                assertEquals(List.of(), owners);
-            }
-        }
-
-        @Override
-        public void close() { kit.close(); }
+    /** What the watcher records for a file it has reported: size:mtime-seconds. */
+    static String signature(Path file) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+        return a.size() + ":" + a.lastModifiedTime().to(TimeUnit.SECONDS);
     }
 }
