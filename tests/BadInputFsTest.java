@@ -231,23 +231,7 @@ class BadInputFsTest {
 
         Process start(TestKit.Home home, String script) throws IOException {
             List<String> cmd = new ArrayList<>(TestKit.command(script));
-            if (root) {
-                int cp = cmd.indexOf("-classpath") + 1;
-                Path copies = kit.tempDir("fm-cp");
-                open(copies);
-                List<String> readable = new ArrayList<>();
-                for (String entry : cmd.get(cp).split(java.io.File.pathSeparator)) {
-                    Path copy = copies.resolve(readable.size() + "-" + Path.of(entry).getFileName());
-                    Files.copy(Path.of(entry), copy);
-                    Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
-                    readable.add(copy.toString());
-                }
-                cmd.set(cp, String.join(java.io.File.pathSeparator, readable));
-                List<String> as = Files.isExecutable(Path.of("/usr/bin/setpriv"))
-                        ? List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-                        : List.of("runuser", "-u", "nobody", "--");
-                cmd.addAll(0, as);
-            }
+            if (root) cmd = kit.asNobody(cmd);
             return kit.start(cmd, home.env, home.home);
         }
     }

@@ -209,19 +209,7 @@ class StatusTest {
         Files.writeString(state.resolve("t1.meta"), "kind=ship\n");
         List<String> cmd = new ArrayList<>(TestKit.command("fm-status.java"));
         if (Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
-            // Root may write anywhere; run as nobody, with a class path nobody can read.
-            int cp = cmd.indexOf("-classpath") + 1;
-            Path copies = kit.tempDir("fm-status-cp");
-            Files.setPosixFilePermissions(copies, PosixFilePermissions.fromString("rwxr-xr-x"));
-            List<String> readable = new ArrayList<>();
-            for (String entry : cmd.get(cp).split(java.io.File.pathSeparator)) {
-                Path copy = copies.resolve(readable.size() + "-" + Path.of(entry).getFileName());
-                Files.copy(Path.of(entry), copy);
-                Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
-                readable.add(copy.toString());
-            }
-            cmd.set(cp, String.join(java.io.File.pathSeparator, readable));
-            cmd.addAll(0, List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+            cmd = kit.asNobody(cmd); // root may write anywhere
         }
         for (Path p : List.of(home, state)) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("r-xr-xr-x"));
         try {

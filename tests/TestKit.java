@@ -61,6 +61,45 @@ final class TestKit implements AutoCloseable {
         });
     }
 
+    /**
+     * {@code command} (a {@link #command}) run as nobody, for root tests that need a user whom
+     * permissions bind. Nobody may not be able to enter this checkout at all (CI clones it under
+     * a private temporary directory), so the class path, the script and the checkout's marker
+     * (fm-watch.java) are copied where nobody can read them, and fm.script names the copy.
+     */
+    List<String> asNobody(List<String> command) throws IOException {
+        List<String> cmd = new ArrayList<>(command);
+        java.nio.file.attribute.FileAttribute<?> open = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path copies = tempDir("fm-nobody");
+        Files.setPosixFilePermissions(copies, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        int cp = cmd.indexOf("-classpath") + 1;
+        List<String> readable = new ArrayList<>();
+        for (String entry : cmd.get(cp).split(java.io.File.pathSeparator)) {
+            readable.add(readableCopy(Path.of(entry), copies.resolve(readable.size() + "-" + Path.of(entry).getFileName())).toString());
+        }
+        cmd.set(cp, String.join(java.io.File.pathSeparator, readable));
+        Path checkout = Files.createDirectory(copies.resolve("checkout"), open);
+        readableCopy(root().resolve("fm-watch.java"), checkout.resolve("fm-watch.java"));
+        for (int i = 0; i < cmd.size(); i++) {
+            if (!cmd.get(i).startsWith("-Dfm.script=")) continue;
+            Path script = Path.of(cmd.get(i).substring("-Dfm.script=".length()));
+            Path copy = checkout.resolve(script.getFileName());
+            if (!Files.exists(copy)) readableCopy(script, copy);
+            cmd.set(i, "-Dfm.script=" + copy);
+        }
+        cmd.addAll(0, Files.isExecutable(Path.of("/usr/bin/setpriv"))
+                ? List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+                : List.of("runuser", "-u", "nobody", "--"));
+        return cmd;
+    }
+
+    private static Path readableCopy(Path from, Path to) throws IOException {
+        Files.copy(from, to);
+        Files.setPosixFilePermissions(to, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        return to;
+    }
+
     /** {@link #javaCommand} plus arguments. */
     static List<String> command(String script, String... args) {
         List<String> c = new ArrayList<>(javaCommand(script));
