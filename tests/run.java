@@ -53,8 +53,6 @@ class run {
                     "giving a check to another user (chown) needs root"),
             Map.entry("CheckTrustTest.aLinkOwnedByAnotherUserIsRefusedEvenToAGoodScript",
                     "giving a link to another user (chown -h) needs root"),
-            Map.entry("CheckTrustTest.aCheckOwnedByAnotherUserIsRefusedEvenAt0755",
-                    "giving a check to another user (chown) needs root"),
             Map.entry("LockIdentityTest.aHolderHiddenFromProcIsAlive",
                     "mounting /proc with hidepid and becoming nobody needs root"),
             Map.entry("CheckTrustTest.aMarkerSomeoneElsePlantedNeitherSilencesUsNorIsWrittenThrough",
