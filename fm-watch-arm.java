@@ -1,14 +1,9 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
 //SOURCES lib/Knobs.java lib/FmHome.java lib/Arm.java
 //MAIN FmWatchArm
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -Xss512k -XX:MaxMetaspaceSize=64m -XX:-UsePerfData
-
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+//JAVAC_OPTIONS -XDstringConcat=inline
 
 /**
  * fm-watch-arm: the one way to (re)start this home's watcher; prints one status line.
@@ -22,18 +17,50 @@ import picocli.CommandLine.Option;
  * Knobs: FM_HOME, FM_STATE_OVERRIDE, FM_ARM_CONFIRM_TIMEOUT, FM_ARM_ATTACH_POLL, FM_GUARD_GRACE,
  * FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE, FM_BASH_WATCHER (the home's bash watcher, which it
  * may report healthy), and every knob of the watcher (fm-watch.java).
+ * A plain main without picocli, as fm-status: harnesses arm after every wake and wait for the
+ * status line, and picocli's set-up alone (its built-in converters, the annotation model) cost
+ * about as much as the rest of the arm's start (README, Start-up). Usage errors exit 2.
  */
-@Command(name = "fm-watch-arm", mixinStandardHelpOptions = true, version = "fm-watch-arm 0.1.0",
-        description = "Start, confirm or restart this home's watcher and report its true state in one line.")
-class FmWatchArm implements Callable<Integer> {
-    @Option(names = "--attach", description = "Behind a healthy watcher, stay attached until its cycle ends (exit 0).")
-    boolean attach;
+class FmWatchArm {
+    static final String VERSION = "fm-watch-arm 0.1.0";
+    static final String USAGE = """
+            Usage: fm-watch-arm.java [--attach] [--restart] [-h | --help] [-V | --version]
+            Start, confirm or restart this home's watcher and report its true state in one line.
+                  --attach    Behind a healthy watcher, stay attached until its cycle ends (exit 0).
+                  --restart   Stop this home's watcher (only if proven ours), then start a fresh one.
+              -h, --help      Show this help message and exit.
+              -V, --version   Print version information and exit.""";
 
-    @Option(names = "--restart", description = "Stop this home's watcher (only if proven ours), then start a fresh one.")
-    boolean restart;
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
 
-    @Override
-    public Integer call() {
+    static int run(String[] args) {
+        boolean attach = false;
+        boolean restart = false;
+        for (String a : args) {
+            switch (a) {
+                case "--attach" -> attach = true;
+                case "--restart" -> restart = true;
+                case "-h", "--help" -> {
+                    System.out.println(USAGE);
+                    return 0;
+                }
+                case "-V", "--version" -> {
+                    System.out.println(VERSION);
+                    return 0;
+                }
+                default -> {
+                    System.err.println("fm-watch-arm: unknown argument '" + a + "'");
+                    System.err.println(USAGE);
+                    return 2;
+                }
+            }
+        }
+        return arm(attach, restart);
+    }
+
+    static int arm(boolean attach, boolean restart) {
         Knobs knobs = Knobs.fromEnvironment();
         try {
             FmHome home = FmHome.resolve(knobs);
@@ -48,9 +75,5 @@ class FmWatchArm implements Callable<Integer> {
         }
         System.out.println("watcher: FAILED - no live watcher with a fresh beacon");
         return 1;
-    }
-
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new FmWatchArm()).execute(args));
     }
 }

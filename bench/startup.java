@@ -32,7 +32,6 @@ import java.util.concurrent.TimeUnit;
  * spread (min, p90, max) and the median CPU of the whole process tree (the arm's up to its
  * status line); then direct/hello (target <= 2x; in CPU too, which load disturbs less),
  * jbang/hello and jbang/direct.
- * "hello picocli" is a picocli hello world with the arm's options: the floor of the arm.
  *   bench/startup.java [--runs N] [--cds]   N rounds (default 11); about 2 min on a quiet 2-core box
  *   --cds   also guard, identity and arm with an application class-data archive (one training
  *           run each, -XX:ArchiveClassesAtExit), and what that saves against the bare JVM
@@ -62,7 +61,6 @@ class Startup {
 
         Map<String, Variant> variants = new LinkedHashMap<>();
         variants.put("hello", new Variant(List.of(bareGuard.get(0), "-cp", helloDir.toString(), "hello"), null, false));
-        variants.put("hello picocli", picocliHello(javac, helloDir));
         for (String c : COMMANDS) {
             String script = SCRIPTS.get(c);
             List<String> extra = c.equals("identity") ? List.of("identity", self) : List.of();
@@ -126,30 +124,6 @@ class Startup {
         BenchKit.figure("load after", BenchKit.loadAverage(), "");
     }
 
-    /** A picocli hello world with the arm's two options and JVM options: the floor of the arm. */
-    private static Variant picocliHello(Path javac, Path dir) throws Exception {
-        List<String> arm = TestKit.javaCommand("fm-watch-arm.java");
-        String picocli = null;
-        for (String e : arm.get(arm.indexOf("-classpath") + 1).split(java.io.File.pathSeparator)) {
-            if (e.contains("picocli")) picocli = e;
-        }
-        if (picocli == null) throw new IllegalStateException("fm-watch-arm.java's class path has no picocli");
-        Path src = Files.writeString(dir.resolve("picohello.java"), String.join("\n",
-                "import picocli.CommandLine;",
-                "@CommandLine.Command(name = \"hello\", mixinStandardHelpOptions = true, version = \"hello 1\")",
-                "public class picohello implements java.util.concurrent.Callable<Integer> {",
-                "    @CommandLine.Option(names = \"--attach\") boolean attach;",
-                "    @CommandLine.Option(names = \"--restart\") boolean restart;",
-                "    public Integer call() { System.out.println(\"hello\"); return 0; }",
-                "    public static void main(String[] a) { System.exit(new CommandLine(new picohello()).execute(a)); }",
-                "}", ""));
-        Process p = new ProcessBuilder(javac.toString(), "-cp", picocli, "-d", dir.toString(), src.toString()).inheritIO().start();
-        if (p.waitFor() != 0) throw new IllegalStateException("javac picohello.java failed");
-        List<String> cmd = new ArrayList<>(arm.subList(0, indexOfScript(arm)));
-        cmd.addAll(List.of("-cp", dir + java.io.File.pathSeparator + picocli, "picohello"));
-        return new Variant(cmd, null, false);
-    }
-
     /**
      * The bare JVM command with an application class-data archive, made by one training run of
      * the same command (the arm's in a scratch home, where an immediate heartbeat ends it).
@@ -170,11 +144,6 @@ class Startup {
         List<String> cmd = new ArrayList<>(bare);
         cmd.addAll(1, List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:cds*=off"));
         return new Variant(cmd, env, arm);
-    }
-
-    private static int indexOfScript(List<String> bare) {
-        for (int i = 0; i < bare.size(); i++) if (bare.get(i).startsWith("-Dfm.script=")) return i;
-        throw new IllegalStateException("no -Dfm.script in " + bare);
     }
 
     private static void freshBeacon(Path home) throws IOException {

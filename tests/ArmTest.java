@@ -256,7 +256,9 @@ class ArmTest {
         assertTrue(version.stdout().startsWith("fm-watch-arm "), version.stdout());
         TestKit.Result bad = kit.run(TestKit.command("fm-watch-arm.java", "--bogus"), fixture.env(), home, Duration.ofSeconds(60));
         assertEquals(2, bad.exit());
-        assertTrue(bad.stderr().contains("Usage"), bad.stderr());
+        assertTrue(bad.stderr().startsWith("fm-watch-arm: unknown argument '--bogus'\n") && bad.stderr().contains("Usage"),
+                bad.stderr());
+        assertEquals("", bad.stdout(), "a usage error starts nothing and says no status");
         assertFalse(Files.exists(state.resolve(".watch.lock"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
     }
 }
