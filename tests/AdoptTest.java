@@ -62,6 +62,8 @@ class AdoptTest {
             + " before anything else.";
 
     private final TestKit kit = new TestKit();
+    /** The throwaway home: {@code bin/} beside {@code state/}, knobs for a quick watcher. */
+    private TestKit.Home fixture;
     private Path home;
     private Path bin;
     private Path state;
@@ -77,9 +79,13 @@ class AdoptTest {
     @BeforeEach
     void setUp() throws IOException {
         // A quote and spaces in the path: the shims must quote it for sh.
-        home = kit.tempDir("fm adopt's home ");
+        fixture = new TestKit.Home(kit, kit.tempDir("fm adopt's home "));
+        // The home's tools call its scripts by path with no FM_HOME: the shims must supply it.
+        fixture.env.remove("FM_HOME");
+        fixture.set("FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0", "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
+        home = fixture.home;
+        state = fixture.state;
         bin = Files.createDirectories(home.resolve("bin"));
-        state = Files.createDirectories(home.resolve("state"));
         for (String s : SCRIPTS) {
             Path p = bin.resolve(s);
             Files.writeString(p, s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s));
@@ -137,17 +143,6 @@ class AdoptTest {
                 + "touch \"$state/.last-watcher-beat\"\n"
                 + "echo \"bash watcher pid $$\"\n"
                 + "while :; do touch \"$state/.last-watcher-beat\"; sleep 0.2 & wait $!; done\n";
-    }
-
-    private Map<String, String> env(String... kv) {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_POLL", "0.2");
-        e.put("FM_SIGNAL_GRACE", "0");
-        e.put("FM_HEARTBEAT", "3600");
-        e.put("FM_CHECK_INTERVAL", "3600");
-        e.put("TMUX_TMPDIR", home.toString());
-        for (int i = 0; i < kv.length; i += 2) e.put(kv[i], kv[i + 1]);
-        return e;
     }
 
     private TestKit.Result adopt(String... args) throws IOException {
@@ -241,7 +236,7 @@ class AdoptTest {
 
         // The guard, called by path from elsewhere without FM_HOME, as the home's other tools do.
         Files.writeString(state.resolve("t1.meta"), "window=w1\n");
-        TestKit.Result g = script("fm-guard.sh", env());
+        TestKit.Result g = script("fm-guard.sh", fixture.env());
         assertEquals(0, g.exit(), g.stderr());
         assertEquals("", g.stdout());
         List<String> banner = stderrLines(g);
@@ -252,21 +247,21 @@ class AdoptTest {
 
         // Queued wakes: the banner's drain-first form and the warning name the home's drain.
         Files.writeString(state.resolve(".wake-queue"), "1700000000\t1\tsignal\tt1.status\tt1.status\n");
-        TestKit.Result q = script("fm-guard.sh", env());
+        TestKit.Result q = script("fm-guard.sh", fixture.env());
         List<String> warned = stderrLines(q);
         assertEquals(7, warned.size(), q.stderr());
         assertEquals(BANNER_AFTER_DRAIN, warned.get(4));
         assertEquals(QUEUED, warned.get(6));
 
         // The drain, with its output, then the guard's check on stderr (queue now empty).
-        TestKit.Result d = script("fm-wake-drain.sh", env());
+        TestKit.Result d = script("fm-wake-drain.sh", fixture.env());
         assertEquals(0, d.exit(), d.stderr());
         assertEquals("1700000000\t1\tsignal\tt1.status\tt1.status\n", d.stdout());
         assertEquals(BANNER_NOW, stderrLines(d).get(4));
         assertFalse(d.stderr().contains("WARNING"), d.stderr());
 
         // Every argument arrives, as one argument each.
-        TestKit.Result a = script("fm-wake-drain.sh", env(), "a b");
+        TestKit.Result a = script("fm-wake-drain.sh", fixture.env(), "a b");
         assertEquals(2, a.exit());
         assertEquals("fm-wake-drain: unexpected argument 'a b'; it takes none (see --help)\n", a.stderr());
 
@@ -274,11 +269,11 @@ class AdoptTest {
         Path other = kit.tempDir("fm-other-home");
         Files.createDirectories(other.resolve("state"));
         for (String t : List.of("x.meta", "y.meta")) Files.writeString(other.resolve("state").resolve(t), "window=w\n");
-        TestKit.Result o = script("fm-guard.sh", env("FM_HOME", other.toString()));
+        TestKit.Result o = script("fm-guard.sh", fixture.env("FM_HOME", other.toString()));
         assertTrue(o.stderr().contains(MARK + "  2 task(s) in flight"), o.stderr());
 
         // A tool of the home that runs the guard by path gets the same, and no bash original ran.
-        TestKit.Result t = script("fm-other-tool.sh", env());
+        TestKit.Result t = script("fm-other-tool.sh", fixture.env());
         assertEquals(BANNER_NOW, stderrLines(t).get(4));
         assertFalse(Files.exists(home.resolve("calls.log")), "a bash original ran");
     }
@@ -288,7 +283,7 @@ class AdoptTest {
         assertEquals(0, adopt().exit());
         // The daemon's way: `bin/fm-watch.sh &`, its $!, the reason line on the child's stdout.
         String daemon = "cd \"$1\" || exit 1; bin/fm-watch.sh & echo \"child $!\"; wait $!; echo \"exit $?\"";
-        TestKit.Lines sh = new TestKit.Lines(kit.start(List.of("bash", "-c", daemon, "daemon", home.toString()), env(), null));
+        TestKit.Lines sh = new TestKit.Lines(kit.start(List.of("bash", "-c", daemon, "daemon", home.toString()), fixture.env(), null));
         String first = sh.next(LIMIT);
         assertTrue(first.matches("child \\d+"), first);
         long child = Long.parseLong(first.substring(6));
@@ -303,11 +298,11 @@ class AdoptTest {
         assertEquals("exit 0", sh.next(LIMIT));
 
         // Started directly as a child, its pid signalled with TERM: the JVM exits 143 and lets go.
-        Process w = kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env(), kit.tempDir("fm-elsewhere"));
+        Process w = kit.start(List.of(bin.resolve("fm-watch.sh").toString()), fixture.env(), kit.tempDir("fm-elsewhere"));
         assertTrue(TestKit.waitFor(LIMIT, () -> lockPid() == w.pid()), "the lock never named the child");
         // The arm's shim passes its option: attached behind that watcher.
         TestKit.Lines attached = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch-arm.sh").toString(), "--attach"),
-                env(), kit.tempDir("fm-elsewhere")));
+                fixture.env(), kit.tempDir("fm-elsewhere")));
         String line = attached.next(LIMIT);
         assertTrue(line.matches("watcher: attached pid=" + w.pid() + " \\(beacon \\d+s\\)"), line);
         w.destroy();
@@ -342,7 +337,7 @@ class AdoptTest {
         assertEquals("fm-adopt: " + home + " is not adopted; nothing to undo\n", again.stdout());
 
         // The originals run again, with their arguments.
-        TestKit.Result g = script("fm-guard.sh", env(), "x y");
+        TestKit.Result g = script("fm-guard.sh", fixture.env(), "x y");
         assertEquals("bash fm-guard.sh\n", g.stdout());
         assertEquals("fm-guard.sh [x y]\n", Files.readString(home.resolve("calls.log")));
     }
@@ -380,7 +375,7 @@ class AdoptTest {
     }
 
     private void bashWatcherOfTheHome(String form, boolean restart) throws Exception {
-        Map<String, String> env = env("FM_HOME", home.toString(), "FAKE_LOCK_FORM", form, "FM_ARM_CONFIRM_TIMEOUT", "20");
+        Map<String, String> env = fixture.env("FM_HOME", home.toString(), "FAKE_LOCK_FORM", form, "FM_ARM_CONFIRM_TIMEOUT", "20");
         TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env, home));
         assertEquals("bash watcher pid " + watcher.process.pid(), watcher.next(LIMIT));
         long pid = watcher.process.pid();
@@ -453,9 +448,8 @@ class AdoptTest {
     @Test
     void aBashWatcherRunFromAnotherCheckoutIsThisHomesOnlyThroughFmBashWatcher() throws Exception {
         // A secondmate home: its FM_HOME is not the firstmate checkout whose bin/fm-watch.sh runs.
-        Path second = kit.tempDir("fm-secondmate");
-        Files.createDirectories(second.resolve("state"));
-        Map<String, String> env = env("FM_HOME", second.toString(), "FM_ARM_CONFIRM_TIMEOUT", "1");
+        Path second = new TestKit.Home(kit, "fm-secondmate").home;
+        Map<String, String> env = fixture.env("FM_HOME", second.toString(), "FM_ARM_CONFIRM_TIMEOUT", "1");
         TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch.sh").toString()), env, home));
         assertEquals("bash watcher pid " + watcher.process.pid(), watcher.next(LIMIT));
         TestKit.Result stranger = kit.run(TestKit.command("fm-watch-arm.java"), env, second, LIMIT);
@@ -481,7 +475,7 @@ class AdoptTest {
         Files.writeString(lock.resolve("fm-home"), home + "\n");
         Files.writeString(lock.resolve("watcher-path"), bin.resolve("fm-watch.sh") + "\n");
         Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
-        Map<String, String> env = env("FM_HOME", home.toString(), "FM_ARM_CONFIRM_TIMEOUT", "5");
+        Map<String, String> env = fixture.env("FM_HOME", home.toString(), "FM_ARM_CONFIRM_TIMEOUT", "5");
         TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));
         assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh)", arm.next(LIMIT));
         assertTrue(stranger.isAlive(), "the process that reused the pid is never signalled");

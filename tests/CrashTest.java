@@ -1,9 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -168,8 +165,8 @@ class CrashTest {
         watched.add(w);
         long pid = w.process.pid();
         assertTrue(TestKit.waitFor(Duration.ofSeconds(120), () -> !w.process.isAlive() || (inCheck(pid) && holds(pid))),
-                script + " never ran its check: " + w.lines + " " + w.err);
-        assertTrue(w.process.isAlive() && inCheck(pid) && holds(pid), script + " left before its check: " + w.lines + " " + w.err);
+                script + " never ran its check: " + w.lines + " " + w.err());
+        assertTrue(w.process.isAlive() && inCheck(pid) && holds(pid), script + " left before its check: " + w.lines + " " + w.err());
         w.process.destroyForcibly();
         assertTrue(w.process.waitFor(30, TimeUnit.SECONDS));
         killedHolding.incrementAndGet();
@@ -194,8 +191,8 @@ class CrashTest {
         long pid = w.process.pid();
         assertTrue(TestKit.waitFor(Duration.ofSeconds(120),
                 () -> !w.process.isAlive() || (holds(pid) && TestKit.mainThreadIn(pid, "Watcher.linger"))),
-                "the watcher never lingered: " + w.lines + " " + w.err);
-        assertTrue(w.process.isAlive() && holds(pid), "the watcher left instead of lingering: " + w.lines + " " + w.err);
+                "the watcher never lingered: " + w.lines + " " + w.err());
+        assertTrue(w.process.isAlive() && holds(pid), "the watcher left instead of lingering: " + w.lines + " " + w.err());
         w.process.destroyForcibly();
         assertTrue(w.process.waitFor(30, TimeUnit.SECONDS));
         killedHolding.incrementAndGet();
@@ -323,7 +320,7 @@ class CrashTest {
         Duration baseline = Duration.ofNanos(System.nanoTime() - t0);
         Watched fresh = new Watched(kit.start(TestKit.command("fm-watch-arm.java"), env(0.2), home), true);
         long started = System.nanoTime();
-        assertTrue(fresh.holding.await(60, TimeUnit.SECONDS), "the fresh arm printed " + fresh.lines + " " + fresh.err);
+        assertTrue(fresh.holding.await(60, TimeUnit.SECONDS), "the fresh arm printed " + fresh.lines + " " + fresh.err());
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         assertTrue(fresh.lines.get(0).startsWith("watcher: started pid=" + fresh.process.pid() + " "), fresh.lines.toString());
         assertTrue(took.compareTo(baseline.plusSeconds(5)) < 0, "the fresh arm took " + took.toMillis()
@@ -619,8 +616,9 @@ class CrashTest {
     /** One arm or watcher process: its stdout lines, and whether it is known to hold the lock. */
     private final class Watched {
         final Process process;
+        /** Every stdout line so far, in order (recorded the moment it arrives). */
         final List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
-        final StringBuilder err = new StringBuilder();
+        private final TestKit.Lines out;
         /** Released once it holds the lock (its "started" line, or the sampler saw its pid). */
         final CountDownLatch holding = new CountDownLatch(1);
         volatile boolean held;
@@ -629,22 +627,18 @@ class CrashTest {
 
         Watched(Process p, boolean arm) {
             process = p;
-            daemon("crash-reader", () -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = r.readLine()) != null; ) {
-                        lines.add(l);
-                        if (arm && l.startsWith("watcher: started pid=")) {
-                            held = true;
-                            holding.countDown();
-                        }
-                        if (!l.startsWith("watcher: ")) reasonLines.add(l);
-                    }
-                } catch (IOException ignored) {
-                    // killed
+            out = new TestKit.Lines(p, l -> {
+                lines.add(l);
+                if (arm && l.startsWith("watcher: started pid=")) {
+                    held = true;
+                    holding.countDown();
                 }
+                if (!l.startsWith("watcher: ")) reasonLines.add(l);
             });
-            TestKit.pump(p.getErrorStream(), err);
         }
+
+        /** Its stderr so far. */
+        String err() { return out.err(); }
     }
 
     /** The fixture's environment with this signal grace (the one knob the cases vary). */

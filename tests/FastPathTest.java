@@ -209,16 +209,14 @@ class FastPathTest {
         ways.put("path", List.of(root.resolve("fm-watch-arm.java").toString()));
         Map<String, List<String>> cmdlines = new HashMap<>();
         for (Map.Entry<String, List<String>> way : ways.entrySet()) {
-            Path home = kit.tempDir("fm-fast-arm");
-            Files.createDirectories(home.resolve("state"));
-            Map<String, String> env = Map.of("FM_HOME", home.toString(), "FM_POLL", "30", "FM_HEARTBEAT", "3600",
-                    "FM_CHECK_INTERVAL", "3600", "TMUX_TMPDIR", home.toString());
+            TestKit.Home home = new TestKit.Home(kit, "fm-fast-arm")
+                    .set("FM_POLL", "30", "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
             Path cwd = way.getKey().equals("./") || way.getKey().equals("jbang") ? root : elsewhere;
-            TestKit.Lines arm = new TestKit.Lines(kit.start(way.getValue(), env, cwd));
+            TestKit.Lines arm = new TestKit.Lines(kit.start(way.getValue(), home.env, cwd));
             String line = arm.next(LIMIT);
             assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh)", line, way.getKey() + ": " + arm.err);
             assertEquals(root.resolve("fm-watch.java").toRealPath().toString(),
-                    Files.readString(home.resolve("state/.watch.lock/watcher-path")).strip(), way.getKey());
+                    Files.readString(home.state.resolve(".watch.lock/watcher-path")).strip(), way.getKey());
             cmdlines.put(way.getKey(), cmdline(arm.process.pid()));
             kill(arm.process.pid());
             assertEquals(143, arm.exit(Duration.ofSeconds(30)), way.getKey() + ": " + arm.err);

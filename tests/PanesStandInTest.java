@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -23,6 +22,7 @@ class PanesStandInTest {
     private static final String BLIND = " (pane unreadable - ";
 
     private TestKit kit;
+    private TestKit.Home fixture;
     private Path home;
     private Path state;
     private Path fake;
@@ -30,9 +30,11 @@ class PanesStandInTest {
     @BeforeEach
     void setUp() throws IOException {
         kit = new TestKit();
-        home = kit.tempDir("fm-standin");
-        state = Files.createDirectories(home.resolve("state"));
         fake = kit.tempDir("fm-standin-tmux");
+        // The stand-in first on PATH, answering from the frames in FAKE_TMUX_DIR.
+        fixture = new TestKit.Home(kit, "fm-standin").set("FAKE_TMUX_DIR", fake.toString(), "PATH", STAND_IN + ":/usr/local/bin:/usr/bin:/bin");
+        home = fixture.home;
+        state = fixture.state;
         Files.writeString(state.resolve("a.meta"), "window=fleet:a\n");
         Files.writeString(state.resolve("b.meta"), "window=fleet:b\n");
         Files.writeString(state.resolve("c.meta"), "window=fleet:c\n");
@@ -44,19 +46,11 @@ class PanesStandInTest {
     @AfterEach
     void tearDown() { kit.close(); }
 
-    private Map<String, String> env() {
-        Map<String, String> e = new HashMap<>();
-        e.put("FM_HOME", home.toString());
-        e.put("FAKE_TMUX_DIR", fake.toString());
-        e.put("PATH", STAND_IN + ":/usr/local/bin:/usr/bin:/bin");
-        return e;
-    }
-
     @Test
     void everyWindowIsJudgedAndNoneCountedBlind() throws Exception {
         // Poll 1 sees the first capture of each window; polls 2 and 3 repeat it: a is stale at 3,
         // then b (a stays reported); c shows a busy footer throughout.
-        TestKit.Result r = kit.run(TestKit.command("tests/panes-poll.java", "5"), env(), null, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("tests/panes-poll.java", "5"), fixture.env(), null, Duration.ofSeconds(120));
         assertEquals(0, r.exit(), r.stdout() + r.stderr());
         List<String> wakes = new ArrayList<>();
         for (String line : r.lines()) if (line.startsWith("wake ") || line.equals("none")) wakes.add(line);
@@ -75,7 +69,7 @@ class PanesStandInTest {
 
     @Test
     void theWatcherReportsAStalePaneNotAnUnreadableOne() throws Exception {
-        Map<String, String> env = env();
+        Map<String, String> env = fixture.env();
         env.put("FM_POLL", "0.2");
         env.put("FM_HEARTBEAT", "100000");
         env.put("FM_HEARTBEAT_MAX", "100000");

@@ -421,9 +421,9 @@ class PanesTest {
         return polls.stream().map(Poll::outcome).toList();
     }
 
+    /** A fresh home's state directory; each case's environment names its home by the state's parent. */
     private Path newState() throws IOException {
-        Path home = kit.tempDir("fm-panes");
-        return Files.createDirectories(home.resolve("state"));
+        return new TestKit.Home(kit, "fm-panes").state;
     }
 
     private static void meta(Path state, String id, String content) throws IOException {

@@ -215,13 +215,22 @@ final class TestKit implements AutoCloseable {
         final java.util.concurrent.CountDownLatch eof = new java.util.concurrent.CountDownLatch(1);
         private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
 
-        Lines(Process p) {
+        Lines(Process p) { this(p, line -> {}); }
+
+        /**
+         * Also hands every line to {@code onLine} on the reader thread the moment it arrives,
+         * before {@link #next} can take it: for tests that act on a line as soon as it exists.
+         */
+        Lines(Process p, java.util.function.Consumer<String> onLine) {
             process = p;
             Thread t = new Thread(() -> {
                 try (java.io.BufferedReader r = new java.io.BufferedReader(
                         new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     String l;
-                    while ((l = r.readLine()) != null) lines.add(l);
+                    while ((l = r.readLine()) != null) {
+                        onLine.accept(l);
+                        lines.add(l);
+                    }
                 } catch (IOException ignored) {
                     // process gone
                 } finally {

@@ -30,9 +30,8 @@ class WakeQueueTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        Path dir = kit.tempDir("fm-wq");
-        Files.createDirectories(dir.resolve("state"));
-        home = FmHome.of(dir, dir.resolve("state"), dir.resolve("fm-watch.java"));
+        TestKit.Home dir = new TestKit.Home(kit, "fm-wq");
+        home = FmHome.of(dir.home, dir.state, dir.home.resolve("fm-watch.java"));
         queue = new WakeQueue(home, new Knobs(Map.of()));
     }
 
