@@ -1,7 +1,7 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
 //SOURCES lib/Knobs.java lib/FmProc.java lib/StateFiles.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -398,7 +398,7 @@ final class FmLock {
             if (pid.isEmpty() || id == null || !id.startsWith(FmProc.IDENTITY_FORMAT + " pid=" + pid.getAsLong() + " ")) continue;
             long p = pid.getAsLong();
             if (p == MY_PID) continue; // another thread of ours, maybe mid-create
-            boolean gone = !FmProc.alive(p) || FmProc.identityMatches(id, p).equals(Optional.of(false));
+            boolean gone = !FmProc.alive(p, id) || FmProc.identityMatches(id, p).equals(Optional.of(false));
             if (gone) {
                 debug("removed " + dir + ": its owner pid " + p + " is gone");
                 removeOwnerDir(dir);
@@ -582,9 +582,12 @@ final class FmLock {
             return Duration.between(t, Instant.now()).compareTo(midAcquireFloor) < 0;
         }
 
-        /** Alive, and not provably a different process that reused the holder's pid. */
+        /**
+         * Alive, and not provably a different process that reused the holder's pid. A holder
+         * whose identity was written in another pid namespace is alive: nothing here sees it.
+         */
         boolean holderAlive() {
-            if (pid.isEmpty() || !FmProc.alive(pid.getAsLong())) return false;
+            if (pid.isEmpty() || !FmProc.alive(pid.getAsLong(), identity)) return false;
             return !recycled();
         }
 
@@ -599,7 +602,8 @@ final class FmLock {
             // First the evidence a wall-clock step cannot move: an identity line, ours or bash's.
             Optional<Boolean> same = FmProc.identityMatches(identity, p);
             if (same.isPresent()) return !same.get();
-            // Ours but unverifiable now (hidden, an old fm-java-1 line after a clock step): the
+            // Ours but unverifiable now (hidden, another pid namespace's, an old fm-java-1 line
+            // after a clock step): the
             // pid file's mtime never outweighs an identity of ours, so alive means held.
             if (FmProc.isOurIdentityFormat(identity)) return false;
             // A bash line whose command line is the live one: that process is such a watcher.

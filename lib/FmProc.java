@@ -157,6 +157,53 @@ final class FmProc {
     private static volatile String BOOT_ID;
 
     /**
+     * This process's pid namespace (the inode /proc/self/ns/pid names), the space in which every
+     * pid we write or signal means something; empty where /proc will not say. Two containers
+     * sharing a state directory share the boot but not this, and a pid written in one names
+     * nothing, or someone else, in the other.
+     */
+    static Optional<String> pidNamespace() {
+        String n = PID_NAMESPACE;
+        if (n == null) {
+            try {
+                String link = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+                n = link.matches("pid:\\[[0-9]{1,20}\\]") ? link.substring(5, link.length() - 1) : "";
+            } catch (IOException | RuntimeException e) {
+                n = "";
+            }
+            PID_NAMESPACE = n;
+        }
+        return n.isEmpty() ? Optional.empty() : Optional.of(n);
+    }
+
+    private static volatile String PID_NAMESPACE;
+
+    /**
+     * True when {@code recorded} is one of our identity lines written in another pid namespace
+     * during this boot (another container sharing the directory). Its pid names nothing here, or
+     * an unrelated process, so from here that process can be proven neither dead nor recycled:
+     * a process we cannot see is not dead. A line from another boot is not such a line (every
+     * process of that boot is gone), nor is one without a namespace (older versions).
+     */
+    static boolean fromAnotherPidNamespace(String recorded) {
+        if (recorded == null) return false;
+        java.util.regex.Matcher m = CURRENT.matcher(recorded);
+        if (!m.find() || m.group(4) == null) return false;
+        Optional<String> ours = pidNamespace();
+        if (ours.isEmpty() || ours.get().equals(m.group(4))) return false;
+        Optional<String> boot = bootId();
+        return boot.isEmpty() || boot.get().equalsIgnoreCase(m.group(2));
+    }
+
+    /**
+     * Whether the process a lock records (its pid and identity line) may be alive, judged from
+     * here: one recorded in another pid namespace counts as alive, since nothing here can see it.
+     */
+    static boolean alive(long pid, String recorded) {
+        return fromAnotherPidNamespace(recorded) || alive(pid);
+    }
+
+    /**
      * The process's start in clock ticks since boot, /proc/<pid>/stat field 22 (Linux): unlike
      * a start instant it never moves when the wall clock steps. Empty when /proc will not say.
      */
@@ -191,7 +238,8 @@ final class FmProc {
         OptionalLong ticks = startTicks(pid);
         if (boot.isPresent() && ticks.isPresent()) {
             return Optional.of(IDENTITY_FORMAT + " pid=" + pid + " boot=" + boot.get() + " ticks="
-                    + ticks.getAsLong() + " exe=" + exe(pid).orElse("?"));
+                    + ticks.getAsLong() + pidNamespace().map(n -> " pidns=" + n).orElse("")
+                    + " exe=" + exe(pid).orElse("?"));
         }
         // No /proc (macOS): the older, wall-clock format is the best this system offers.
         Optional<Instant> start = startOf(pid);
@@ -215,7 +263,7 @@ final class FmProc {
     }
 
     private static final java.util.regex.Pattern CURRENT = java.util.regex.Pattern
-            .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) boot=([0-9a-fA-F-]+) ticks=([0-9]+)( |$)");
+            .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) boot=([0-9a-fA-F-]+) ticks=([0-9]+)(?: pidns=([0-9]+))?( |$)");
     private static final java.util.regex.Pattern LEGACY = java.util.regex.Pattern
             .compile("^" + LEGACY_IDENTITY_FORMAT + " pid=([0-9]+) start=([0-9]+)(?: exe=(.*))?$");
 
@@ -232,6 +280,8 @@ final class FmProc {
         java.util.regex.Matcher m = CURRENT.matcher(recorded);
         if (m.find()) {
             if (!m.group(1).equals(Long.toString(pid))) return Optional.of(false);
+            // Another namespace's pid: what lives under that number here is nobody's evidence.
+            if (fromAnotherPidNamespace(recorded)) return Optional.empty();
             Optional<String> boot = bootId();
             OptionalLong ticks = startTicks(pid);
             if (boot.isEmpty() || ticks.isEmpty()) return Optional.empty();

@@ -391,7 +391,7 @@ final class Ledger {
 
     /** The start's process is alive and still the one that wrote it (a recycled pid is not). */
     private static boolean stillRunning(Entry start) {
-        if (!FmProc.alive(start.pid())) return false;
+        if (!FmProc.alive(start.pid(), start.identity())) return false;
         return FmProc.identityMatches(start.identity(), start.pid()).orElse(true);
     }
 

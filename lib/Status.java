@@ -253,8 +253,11 @@ final class Status {
                 verdict = Verdict.BLOCKED;
                 sentence = "pid " + pid + " holds the watcher lock but is not provably this home's watcher ("
                         + whyForeign(home, h) + "); " + inFlight;
-                next = "ls -la " + lock + "/ && tr '\\0' ' ' < /proc/" + pid + "/cmdline  # find out what pid " + pid
-                        + " is; never kill it: if it is not this home's firstmate watcher, ask the person";
+                next = FmProc.fromAnotherPidNamespace(h.lock().identity())
+                        ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
+                                + " sharing this home?): look there; pid " + pid + " here is another process, never kill it"
+                        : "ls -la " + lock + "/ && tr '\\0' ' ' < /proc/" + pid + "/cmdline  # find out what pid " + pid
+                                + " is; never kill it: if it is not this home's firstmate watcher, ask the person";
             }
             case ABSENT, DEAD -> {
                 String why = h.state() == Health.State.ABSENT ? "no lock"
@@ -355,6 +358,7 @@ final class Status {
     }
 
     private static String liveness(FmLock.Snapshot s, long pid) {
+        if (FmProc.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
         if (!FmProc.alive(pid)) return "(dead)";
         return s.recycled() ? "(alive, but a later process that reused the pid)" : "(alive)";
     }
@@ -367,6 +371,7 @@ final class Status {
 
     private static String identity(FmLock.Snapshot s, long pid) {
         if (s.identity() == null) return "missing";
+        if (FmProc.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
         Optional<Boolean> m = FmProc.identityMatches(s.identity(), pid);
         return m.isEmpty() ? "unverifiable" : m.get() ? "matches" : "differs";
     }

@@ -71,7 +71,8 @@ class LockIdentityTest {
         String boot = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
         String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
         String ticks = stat.substring(stat.lastIndexOf(')') + 2).split(" ")[19];
-        assertTrue(id.startsWith("fm-java-2 pid=" + p.pid() + " boot=" + boot + " ticks=" + ticks + " "), id);
+        String ns = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString().replaceAll("[^0-9]", "");
+        assertTrue(id.startsWith("fm-java-2 pid=" + p.pid() + " boot=" + boot + " ticks=" + ticks + " pidns=" + ns + " "), id);
         assertEquals(Optional.of(true), FmProc.identityMatches(id, p.pid()));
         assertEquals(Optional.of(false), FmProc.identityMatches(id.replace("ticks=" + ticks + " ", "ticks=" + (Long.parseLong(ticks) - 1) + " "), p.pid()));
         String otherBoot = "00000000-0000-0000-0000-000000000000";
