@@ -255,7 +255,8 @@ final class Status {
                         + whyForeign(home, h) + "); " + inFlight;
                 next = FmProc.fromAnotherPidNamespace(h.lock().identity())
                         ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
-                                + " sharing this home?): look there; pid " + pid + " here is another process, never kill it"
+                                + " sharing this home?): look there, and remove the lock by hand only if that container is gone;"
+                                + " pid " + pid + " here is another process, never kill it"
                         : "ls -la " + lock + "/ && tr '\\0' ' ' < /proc/" + pid + "/cmdline  # find out what pid " + pid
                                 + " is; never kill it: if it is not this home's firstmate watcher, ask the person";
             }
