@@ -603,8 +603,8 @@ final class FmLock {
             Optional<Boolean> same = FmProc.identityMatches(identity, p);
             if (same.isPresent()) return !same.get();
             // Ours but unverifiable now (hidden, another pid namespace's, an old fm-java-1 line
-            // after a clock step): the
-            // pid file's mtime never outweighs an identity of ours, so alive means held.
+            // after a clock step): the pid file's mtime never outweighs an identity of ours, so
+            // alive means held.
             if (FmProc.isOurIdentityFormat(identity)) return false;
             // A bash line whose command line is the live one: that process is such a watcher.
             Optional<Boolean> sameCommand = BashIdentity.sameCommand(identity, p);
