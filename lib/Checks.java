@@ -1,4 +1,4 @@
-//SOURCES CheckTrust.java FmHome.java FmProc.java Knobs.java StateFiles.java Wake.java WakeQueue.java
+//SOURCES CheckTrust.java ChildProcesses.java FmHome.java Knobs.java StateFiles.java Wake.java WakeQueue.java
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -10,8 +10,9 @@ import java.util.Optional;
  * Watcher step 3: the sweep of {@code STATE/*.check.sh} (watcher.md "Checks").
  *
  * Scripts run with {@code bash}, in byte order of their names, each bounded by
- * FM_CHECK_TIMEOUT (the whole process tree is killed on timeout; what it printed before
- * counts). Only the first 64 KiB of a check's stdout are kept. The reason line and the
+ * FM_CHECK_TIMEOUT (what it printed before counts). Each runs in a session of its own, so
+ * the whole process group it made is ended with it: on timeout, when the check exits and
+ * leaves children behind, and when a signal ends us (ChildProcesses). Only the first 64 KiB of a check's stdout are kept. The reason line and the
  * queue payload are the same text: newlines and tabs in the output become spaces, because
  * an agent reads exactly one line.
  *
@@ -20,12 +21,6 @@ import java.util.Optional;
  */
 final class Checks {
     static final int MAX_OUTPUT = 64 * 1024;
-    /**
-     * Runs the check in its own process group (job control) and kills that group when the check
-     * exits: children it left behind are reparented away from us, and only the group still finds them.
-     */
-    private static final String REAP = "set -m; bash \"$1\" & p=$!; wait $p; s=$?; kill -KILL -- -$p 2>/dev/null; exit $s";
-
     private final FmHome home;
     private final Duration interval;
     private final Duration timeout;
@@ -58,11 +53,15 @@ final class Checks {
             scripts = verdict.trusted();
         }
         for (Path script : scripts) {
-            FmProc.Outcome ran = FmProc.run(List.of("bash", "-c", REAP, "fm-check", script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
+            // bash is found on PATH here: through setsid a missing bash would look like a silent check.
+            Optional<String> bash = ChildProcesses.onPath("bash");
+            ChildProcesses.Outcome ran = bash.isEmpty() ? new ChildProcesses.Outcome(-1, "", false, true)
+                    : ChildProcesses.runAsGroup(List.of(bash.get(), script.toString()), timeout, MAX_OUTPUT, beatEvery, beat);
             beat.run();
             if (ran.failedToStart()) {
-                // Without bash no check can ever wake us: say so rather than stay silent.
-                System.err.println("watcher: cannot start bash to run " + script + "; install bash or remove the check");
+                // Without bash (or setsid) no check can ever wake us: say so rather than stay silent.
+                System.err.println("watcher: cannot start bash (through setsid) to run " + script
+                        + "; install bash and util-linux, or remove the check");
                 break; // the sweep counts as done, so this repeats once per FM_CHECK_INTERVAL, not per poll
             }
             String output = withoutTrailingNewlines(ran.stdout());

@@ -1,4 +1,4 @@
-//SOURCES FmHome.java FmProc.java Knobs.java StateFiles.java Wake.java
+//SOURCES ChildProcesses.java FmHome.java Knobs.java StateFiles.java Wake.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -102,7 +102,7 @@ final class Panes {
                 continue;
             }
             if (onePerCall) {
-                FmProc.Outcome o = FmProc.run(List.of("tmux", "capture-pane", "-p", "-t", windows.get(out.size()), "-S",
+                ChildProcesses.Outcome o = ChildProcesses.run(List.of("tmux", "capture-pane", "-p", "-t", windows.get(out.size()), "-S",
                         "-40"), CAPTURE_LIMIT, CAPTURE_MAX_BYTES, beatEvery, beat);
                 out.add(o.ok() ? Optional.of(o.stdout()) : Optional.empty());
                 serverGone = o.timedOut() || o.failedToStart();
@@ -117,7 +117,7 @@ final class Panes {
                         separator));
             }
             int room = (int) Math.min(Integer.MAX_VALUE / 2, (long) CAPTURE_MAX_BYTES * rest.size());
-            FmProc.Outcome o = FmProc.run(cmd, CAPTURE_LIMIT, room, beatEvery, beat);
+            ChildProcesses.Outcome o = ChildProcesses.run(cmd, CAPTURE_LIMIT, room, beatEvery, beat);
             List<String> answered = splitCaptures(o.stdout(), separator);
             if (answered.isEmpty() && o.ok()) {
                 // Success without a single separator: not tmux, but a stand-in that runs only the

@@ -699,6 +699,18 @@ class QueueSafetyTest {
             return false;
         }
 
+        /** True once the named thread is blocked entering a monitor, or the JVM is gone. */
+        boolean threadBlockedOrGone(String name) {
+            try {
+                for (ThreadReference t : vm.allThreads()) {
+                    if (t.name().equals(name) && t.status() == ThreadReference.THREAD_STATUS_MONITOR) return true;
+                }
+            } catch (VMDisconnectedException e) {
+                return true;
+            }
+            return !process.isAlive();
+        }
+
         /** Lets every held thread end, so the JVM can halt. */
         void releaseAll() {
             try {
