@@ -42,10 +42,14 @@ class CheckStopTest {
 
     @AfterEach
     void tearDown() throws IOException {
-        // An orphaned check escapes TestKit's process tree: stop it by the pid it recorded.
-        for (long pid : recorded()) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        // An orphaned check escapes TestKit's process tree: stop it through the handle taken
+        // when its pid was first read (a handle carries the start time, so a reused pid is spared).
+        handles.values().forEach(ProcessHandle::destroyForcibly);
         kit.close();
     }
+
+    /** The check's processes as first seen, by pid. */
+    private final java.util.Map<Long, ProcessHandle> handles = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * The check is forked and running (it recorded itself and its child) while the watcher's
@@ -55,7 +59,7 @@ class CheckStopTest {
     @Test
     void aSignalWhileTheCheckIsBeingStarted() throws Exception {
         check("echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n");
-        try (QueueSafetyTest.Debugged d = QueueSafetyTest.Debugged.start(kit, TestKit.command("fm-watch.java"),
+        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
                 fixture.env, true)) {
             d.stopAt("java.lang.ProcessImpl", "initStreams"); // inside ProcessBuilder.start: forked, not returned
             d.go();
@@ -79,7 +83,7 @@ class CheckStopTest {
     @Test
     void aSignalWhileTheCheckIsBeingKilledForItsTimeLimit() throws Exception {
         check("trap '' TERM\necho $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n");
-        try (QueueSafetyTest.Debugged d = QueueSafetyTest.Debugged.start(kit, TestKit.command("fm-watch.java"),
+        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
                 fixture.env("FM_CHECK_TIMEOUT", "1"), true)) {
             d.stopAt("java.lang.ProcessHandleImpl", "destroyProcess");
             d.go();
@@ -99,7 +103,7 @@ class CheckStopTest {
     @Test
     void aSignalWhileWhatTheCheckLeftIsBeingReaped() throws Exception {
         check("echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\n");
-        try (QueueSafetyTest.Debugged d = QueueSafetyTest.Debugged.start(kit, TestKit.command("fm-watch.java"),
+        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
                 fixture.env("FM_CHECK_INTERVAL", "3600"), true)) {
             d.stopAt("ChildProcesses", "signalGroup");
             d.go();
@@ -123,7 +127,7 @@ class CheckStopTest {
         Files.writeString(fixture.state.resolve("slow.check.sh"), body);
     }
 
-    private void term(QueueSafetyTest.Debugged d) throws Exception {
+    private void term(Debuggee d) throws Exception {
         Process kill = new ProcessBuilder("kill", "-s", "TERM", Long.toString(d.process.pid())).start();
         assertTrue(kill.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "kill hung");
         // The signal is handled on threads the debugger does not stop: the cycle's end line in
@@ -141,7 +145,7 @@ class CheckStopTest {
         }
     }
 
-    private static void resumeIfAlive(QueueSafetyTest.Debugged d) {
+    private static void resumeIfAlive(Debuggee d) {
         try {
             d.go();
         } catch (com.sun.jdi.VMDisconnectedException | IllegalStateException e) {
@@ -153,7 +157,12 @@ class CheckStopTest {
         try {
             if (!Files.exists(pids)) return List.of();
             List<Long> out = new ArrayList<>();
-            for (String l : Files.readAllLines(pids)) if (!l.isBlank()) out.add(Long.parseLong(l.strip()));
+            for (String l : Files.readAllLines(pids)) {
+                if (l.isBlank()) continue;
+                long pid = Long.parseLong(l.strip());
+                out.add(pid);
+                if (!handles.containsKey(pid)) ProcessHandle.of(pid).ifPresent(h -> handles.putIfAbsent(pid, h));
+            }
             return out;
         } catch (IOException | NumberFormatException e) {
             return List.of();

@@ -1,18 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.sun.jdi.Bootstrap;
-import com.sun.jdi.Method;
-import com.sun.jdi.VirtualMachine;
-import com.sun.jdi.VMDisconnectedException;
-import com.sun.jdi.connect.AttachingConnector;
-import com.sun.jdi.connect.Connector;
-import com.sun.jdi.event.Event;
-import com.sun.jdi.event.EventSet;
-import com.sun.jdi.event.MethodEntryEvent;
-import com.sun.jdi.event.VMDisconnectEvent;
-import com.sun.jdi.request.EventRequest;
-import com.sun.jdi.request.MethodEntryRequest;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -503,8 +491,8 @@ class LockRaceTest {
     void aClaimantPausedAfterLinkingIsNotRobbedPastTheGrace() throws Exception {
         Path dir = kit.tempDir("fm-paused");
         Path lock = dir.resolve("l");
-        try (Debuggee d = Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-            d.stopAt("FmLock.readLink", 1); // create(): link made, read-back and claim still to come
+        try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock", "readLink", 1); // create(): link made, read-back and claim still to come
             d.go();
             d.awaitStop();
             Path owner = Files.readSymbolicLink(lock);
@@ -533,8 +521,8 @@ class LockRaceTest {
         Path lock = dir.resolve("l");
         // readLink #1: the read-back right after linking; #2: the claim's re-read after rewriting its pid.
         for (int step = 1; step <= 2; step++) {
-            try (Debuggee d = Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-                d.stopAt("FmLock.readLink", step);
+            try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+                d.stopAt("FmLock", "readLink", step);
                 d.go();
                 d.awaitStop();
                 Path pausedOwner = Files.readSymbolicLink(lock);
@@ -557,8 +545,8 @@ class LockRaceTest {
     void aClaimantPausedBeforeItsStealCheckBacksOffFromAStealInProgress() throws Exception {
         Path dir = kit.tempDir("fm-paused");
         Path lock = dir.resolve("l");
-        try (Debuggee d = Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-            d.stopAt("FmLock.readLink", 2); // the claim's re-read of the link; the steal check follows
+        try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock", "readLink", 2); // the claim's re-read of the link; the steal check follows
             d.go();
             d.awaitStop();
             assertEquals(OptionalLong.of(d.pid()), FmLock.holderPid(lock));
@@ -579,8 +567,8 @@ class LockRaceTest {
         Path lock = dir.resolve("l");
         long dead = FmLockTest.deadPid();
         FmLockTest.dirLock(lock, dead + "\n");
-        try (Debuggee d = Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-            d.stopAt("FmLock$Snapshot.of", 2); // judged abandoned, holds the mutex, about to look again
+        try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock$Snapshot", "of", 2); // judged abandoned, holds the mutex, about to look again
             d.go();
             d.awaitStop();
             Path steal = dir.resolve("l.steal");
@@ -613,8 +601,8 @@ class LockRaceTest {
         long otherDead = FmLockTest.deadPid();
         assertNotEquals(dead, otherDead);
         FmLockTest.dirLock(lock, dead + "\n");
-        try (Debuggee d = Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-            d.stopAt("FmLock$Snapshot.of", 3); // the re-verification immediately before removal
+        try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock$Snapshot", "of", 3); // the re-verification immediately before removal
             d.go();
             d.awaitStop();
             assertEquals(OptionalLong.of(d.pid()), FmLock.holderPid(dir.resolve("l.steal")));
@@ -626,8 +614,8 @@ class LockRaceTest {
             assertEquals(List.of("l"), FmLockTest.names(dir));
         }
         // The same pause with nothing changed: the stealer does reclaim it (the test can pass both ways).
-        try (Debuggee d = Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-            d.stopAt("FmLock$Snapshot.of", 3);
+        try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock$Snapshot", "of", 3);
             d.go();
             d.awaitStop();
             d.go();
@@ -639,118 +627,8 @@ class LockRaceTest {
         assertEquals(List.of(), FmLockTest.names(dir));
     }
 
-    /**
-     * FmLock's command line in a child JVM under a debugger (JDI over a loopback socket). The
-     * test names a method and which entry of it to stop at; only that thread is suspended.
-     */
-    static final class Debuggee implements AutoCloseable {
-        private final Run run;
-        private final VirtualMachine vm;
-        private final MethodEntryRequest entries;
-        private final BlockingQueue<EventSet> stops = new LinkedBlockingQueue<>();
-        private String target; // guarded by this
-        private int skip;      // guarded by this
-        private EventSet stopped;
-        private boolean started;
-
-        private Debuggee(Run run, VirtualMachine vm) {
-            this.run = run;
-            this.vm = vm;
-            entries = vm.eventRequestManager().createMethodEntryRequest();
-            entries.addClassFilter("FmLock*");
-            entries.setSuspendPolicy(EventRequest.SUSPEND_EVENT_THREAD);
-            Thread events = new Thread(this::dispatch, "jdi-events");
-            events.setDaemon(true);
-            events.start();
-        }
-
-        static Debuggee start(TestKit kit, String... args) throws Exception {
-            List<String> cmd = new ArrayList<>(TestKit.command("FmLock.java", args));
-            cmd.add(1, "-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=127.0.0.1:0");
-            Process p = kit.start(cmd, STALE_ZERO, null);
-            StringBuilder out = new StringBuilder();
-            StringBuilder err = new StringBuilder();
-            Run run = new Run(p, out, err, List.of(TestKit.pump(p.getInputStream(), out), TestKit.pump(p.getErrorStream(), err)));
-            Pattern listening = Pattern.compile("Listening for transport dt_socket at address: (\\d+)");
-            assertTrue(TestKit.waitFor(Duration.ofSeconds(30), () -> listening.matcher(run.stdout()).find()), run.stderr());
-            Matcher m = listening.matcher(run.stdout());
-            assertTrue(m.find());
-            AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
-                    .filter(c -> c.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
-            Map<String, Connector.Argument> a = socket.defaultArguments();
-            a.get("hostname").setValue("127.0.0.1");
-            a.get("port").setValue(m.group(1));
-            return new Debuggee(run, socket.attach(a));
-        }
-
-        long pid() { return run.p().pid(); }
-        Process process() { return run.p(); }
-        String output() { return run.stdout().replaceFirst("Listening for transport[^\n]*\n", ""); }
-
-        /** Stop on the {@code nth} entry, from now on, of {@code method} ("FmLock.readLink", "FmLock$Snapshot.of"). */
-        synchronized void stopAt(String method, int nth) {
-            target = method;
-            skip = nth - 1;
-            entries.enable();
-        }
-
-        void awaitStop() throws InterruptedException {
-            EventSet s = stops.poll(60, TimeUnit.SECONDS);
-            assertNotNull(s, "the contender never reached the chosen step: " + run.stdout() + run.stderr());
-            stopped = s;
-            entries.disable(); // the rest runs at full speed
-        }
-
-        /** Lets the contender go on (the first call starts it). */
-        void go() {
-            if (!started) {
-                started = true;
-                vm.resume();
-            } else {
-                stopped.resume();
-                stopped = null;
-            }
-        }
-
-        int exit() throws InterruptedException {
-            return run.await();
-        }
-
-        void awaitOutput(String line) {
-            assertTrue(TestKit.waitFor(Duration.ofSeconds(60), () -> output().contains(line + "\n")), run.stdout() + run.stderr());
-        }
-
-        private void dispatch() {
-            try {
-                while (true) {
-                    EventSet set = vm.eventQueue().remove();
-                    boolean hold = false;
-                    for (Event e : set) {
-                        if (e instanceof VMDisconnectEvent) return;
-                        if (e instanceof MethodEntryEvent entry && isTarget(entry.method())) hold = true;
-                    }
-                    if (hold) stops.add(set);
-                    else set.resume();
-                }
-            } catch (InterruptedException | VMDisconnectedException e) {
-                // the debuggee ended
-            }
-        }
-
-        private synchronized boolean isTarget(Method m) {
-            if (target == null || !(m.declaringType().name() + "." + m.name()).equals(target)) return false;
-            if (skip-- > 0) return false;
-            target = null;
-            return true;
-        }
-
-        @Override
-        public void close() {
-            try {
-                vm.dispose();
-            } catch (VMDisconnectedException e) {
-                // already gone
-            }
-        }
+    /** FmLock's command line under a debugger, with the contention knobs of this class. */
+    static Debuggee fmLock(TestKit kit, String... args) throws Exception {
+        return Debuggee.start(kit, TestKit.command("FmLock.java", args), STALE_ZERO);
     }
 }

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Issue 15, findings 4 and 6: a release never removes a successor's link, and the token
  * directories of holders killed with SIGKILL do not pile up. Contenders are real FmLock
- * command lines, frozen by a debugger at a chosen step (LockRaceTest.Debuggee).
+ * command lines, frozen by a debugger at a chosen step (Debuggee).
  */
 class LockReleaseTest {
     private static final long ME = ProcessHandle.current().pid();
@@ -37,8 +37,8 @@ class LockReleaseTest {
         Path dir = kit.tempDir("fm-release");
         Path lock = dir.resolve("l");
         Path steal = dir.resolve("l.steal");
-        try (LockRaceTest.Debuggee d = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "2")) {
-            d.stopAt("FmLock.deleteQuietly", 1); // the release's removal of the link, after its check
+        try (Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString(), "--hold", "2")) {
+            d.stopAt("FmLock", "deleteQuietly", 1); // the release's removal of the link, after its check
             d.go();
             d.awaitStop();
             Path holderOwner = Files.readSymbolicLink(lock);
@@ -75,9 +75,9 @@ class LockReleaseTest {
         assertEquals("acquired pid=" + holder.process.pid(), holder.next(LIMIT), holder.err.toString());
         List<String> killed = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            try (LockRaceTest.Debuggee d = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString())) {
+            try (Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString())) {
                 List<String> before = FmLockTest.names(dir);
-                d.stopAt("FmLock.removeOwnerDir", 1); // lost the create: about to remove its token
+                d.stopAt("FmLock", "removeOwnerDir", 1); // lost the create: about to remove its token
                 d.go();
                 d.awaitStop();
                 List<String> added = new ArrayList<>(FmLockTest.names(dir));
@@ -90,9 +90,9 @@ class LockReleaseTest {
         }
         for (String k : killed) assertTrue(Files.isDirectory(dir.resolve(k)), "left behind by SIGKILL: " + k);
         // One more, frozen at the same step but alive: its token may not be touched.
-        try (LockRaceTest.Debuggee live = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString())) {
+        try (Debuggee live = LockRaceTest.fmLock(kit, "try-acquire", lock.toString())) {
             List<String> before = FmLockTest.names(dir);
-            live.stopAt("FmLock.removeOwnerDir", 1);
+            live.stopAt("FmLock", "removeOwnerDir", 1);
             live.go();
             live.awaitStop();
             List<String> added = new ArrayList<>(FmLockTest.names(dir));
@@ -130,8 +130,8 @@ class LockReleaseTest {
         Path dir = kit.tempDir("fm-release");
         Path lock = dir.resolve("l");
         Path steal = dir.resolve("l.steal");
-        try (LockRaceTest.Debuggee d = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "1")) {
-            d.stopAt("FmLock.deleteQuietly", 2); // link removed; the mutex's own removal comes next
+        try (Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString(), "--hold", "1")) {
+            d.stopAt("FmLock", "deleteQuietly", 2); // link removed; the mutex's own removal comes next
             d.go();
             d.awaitStop();
             assertFalse(Files.exists(lock, LinkOption.NOFOLLOW_LINKS), "stopped after the link went");

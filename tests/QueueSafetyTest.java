@@ -1,21 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.sun.jdi.Bootstrap;
-import com.sun.jdi.ThreadReference;
-import com.sun.jdi.VMDisconnectedException;
-import com.sun.jdi.VirtualMachine;
-import com.sun.jdi.connect.AttachingConnector;
-import com.sun.jdi.connect.Connector;
-import com.sun.jdi.event.Event;
-import com.sun.jdi.event.EventSet;
-import com.sun.jdi.event.MethodEntryEvent;
-import com.sun.jdi.event.ThreadDeathEvent;
-import com.sun.jdi.event.VMDisconnectEvent;
-import com.sun.jdi.event.VMStartEvent;
-import com.sun.jdi.request.EventRequest;
-import com.sun.jdi.request.MethodEntryRequest;
-import com.sun.jdi.request.ThreadDeathRequest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -86,7 +71,7 @@ class QueueSafetyTest {
     @ValueSource(strings = {"take", "put-back"})
     void aSignalNeverReleasesTheQueueLockUnderAHalfDoneStep(String step) throws Exception {
         List<String> records = appendRecords("early", 30);
-        try (Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), false)) {
+        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), false)) {
             if (step.equals("take")) {
                 d.stopAt("java.nio.file.Files", "move"); // the first rename: queue to private file
             } else {
@@ -139,7 +124,7 @@ class QueueSafetyTest {
         env.put("FM_HEARTBEAT", "0");
         env.put("FM_CHECK_INTERVAL", "3600");
         env.put("FM_SIGNAL_GRACE", "0");
-        try (Debugged w = Debugged.start(kit, TestKit.command("fm-watch.java"), env, true)) {
+        try (Debuggee w = Debuggee.start(kit, TestKit.command("fm-watch.java"), env, true)) {
             w.stopAt("Heartbeat", "recordWake"); // the heartbeat record is queued; its markers come now
             w.go();
             w.awaitStop();
@@ -387,7 +372,7 @@ class QueueSafetyTest {
         Files.writeString(state.resolve("task.meta"), "window=fleet:w\n");
         StateFiles.touch(state.resolve(".last-watcher-beat"));
         appendRecords("w", 5);
-        try (Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), true)) {
+        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), true)) {
             d.stopAt("WakeQueue", "printDeduplicated");
             d.go();
             d.awaitStop();
@@ -453,12 +438,12 @@ class QueueSafetyTest {
     }
 
     /** A drain, stopped by the debugger as it starts printing, and the private file it took. */
-    record Stopped(Debugged drain, Path file) {}
+    record Stopped(Debuggee drain, Path file) {}
 
     private Stopped drainStoppedWhilePrinting(String tag, int n) throws Exception {
         appendRecords(tag, n);
         List<Path> before = privateFiles();
-        Debugged d = Debugged.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), true);
+        Debuggee d = Debuggee.start(kit, TestKit.command("fm-wake-drain.java"), fixture.env(), true);
         d.stopAt("WakeQueue", "printDeduplicated");
         d.go();
         d.awaitStop();
@@ -602,184 +587,5 @@ class QueueSafetyTest {
         }
         assertTrue(changes > 0, who + " changed nothing in " + dir + ": " + calls);
         assertNull(pending, who + " never forced the state directory after: " + pending);
-    }
-
-    // ------------------------------------------------------------------ helpers: the debugger
-
-    /**
-     * One of our commands in a child JVM under a debugger (JDI over a loopback socket). It
-     * starts suspended; {@link #stopAt} names a method whose next entry stops the thread that
-     * makes it (only that thread); {@link #holdThreadDeaths} keeps every thread that ends from
-     * then on suspended, so the JVM, which waits for its shutdown hooks, cannot halt.
-     */
-    static final class Debugged implements AutoCloseable {
-        final Process process;
-        private final VirtualMachine vm;
-        private final StringBuilder err = new StringBuilder();
-        private final BlockingQueue<EventSet> stops = new LinkedBlockingQueue<>();
-        private final Set<String> dead = ConcurrentHashMap.newKeySet();
-        private final List<EventSet> held = new ArrayList<>(); // guarded by itself
-        private volatile String method;
-        private MethodEntryRequest entries;
-        private ThreadDeathRequest deaths;
-        private EventSet stopped;
-        private boolean started;
-
-        private Debugged(Process process, VirtualMachine vm) {
-            this.process = process;
-            this.vm = vm;
-            TestKit.pump(process.getErrorStream(), err);
-            Thread events = new Thread(this::dispatch, "jdi-events");
-            events.setDaemon(true);
-            events.start();
-        }
-
-        /** Starts {@code cmd} (a TestKit java command) under the debugger; its stdout is read, or closed. */
-        static Debugged start(TestKit kit, List<String> cmd, Map<String, String> env, boolean readStdout) throws Exception {
-            List<String> c = new ArrayList<>(cmd);
-            c.add(1, "-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=127.0.0.1:0");
-            Process p = kit.start(c, env, null);
-            String first = new String(readLine(p.getInputStream()), StandardCharsets.UTF_8);
-            Matcher m = Pattern.compile("Listening for transport dt_socket at address: (\\d+)").matcher(first);
-            assertTrue(m.find(), "no debugger address: " + first);
-            if (readStdout) TestKit.pump(p.getInputStream(), new StringBuilder());
-            else p.getInputStream().close();
-            AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
-                    .filter(a -> a.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
-            Map<String, Connector.Argument> a = socket.defaultArguments();
-            a.get("hostname").setValue("127.0.0.1");
-            a.get("port").setValue(m.group(1));
-            return new Debugged(p, socket.attach(a));
-        }
-
-        /** Stop at the next entry of {@code type.name} (e.g. "WakeQueue", "putBack"). */
-        synchronized void stopAt(String type, String name) {
-            if (entries != null) entries.disable();
-            entries = vm.eventRequestManager().createMethodEntryRequest();
-            entries.addClassFilter(type);
-            entries.setSuspendPolicy(EventRequest.SUSPEND_EVENT_THREAD);
-            method = name;
-            entries.enable();
-        }
-
-        void awaitStop() throws InterruptedException {
-            EventSet s = stops.poll(LIMIT.toSeconds(), TimeUnit.SECONDS);
-            assertNotNull(s, "never reached " + method + ": " + err());
-            stopped = s;
-        }
-
-        /** Lets the stopped thread go on (the first call starts the JVM). */
-        void go() {
-            if (!started) {
-                started = true;
-                vm.resume();
-            } else {
-                EventSet s = stopped;
-                stopped = null;
-                s.resume();
-            }
-        }
-
-        void holdThreadDeaths() {
-            deaths = vm.eventRequestManager().createThreadDeathRequest();
-            deaths.setSuspendPolicy(EventRequest.SUSPEND_EVENT_THREAD);
-            deaths.enable();
-        }
-
-        /** True once the named thread has ended, or waits (parked on a lock or a condition). */
-        boolean threadWaitingOrDead(String name) {
-            if (dead.contains(name)) return true;
-            try {
-                for (ThreadReference t : vm.allThreads()) {
-                    if (t.name().equals(name) && t.status() == ThreadReference.THREAD_STATUS_WAIT) return true;
-                }
-            } catch (VMDisconnectedException e) {
-                return true;
-            }
-            return false;
-        }
-
-        /** True once the named thread is blocked entering a monitor, or the JVM is gone. */
-        boolean threadBlockedOrGone(String name) {
-            try {
-                for (ThreadReference t : vm.allThreads()) {
-                    if (t.name().equals(name) && t.status() == ThreadReference.THREAD_STATUS_MONITOR) return true;
-                }
-            } catch (VMDisconnectedException e) {
-                return true;
-            }
-            return !process.isAlive();
-        }
-
-        /** Lets every held thread end, so the JVM can halt. */
-        void releaseAll() {
-            try {
-                if (deaths != null) deaths.disable();
-                synchronized (held) {
-                    for (EventSet s : held) s.resume();
-                    held.clear();
-                }
-                vm.resume();
-            } catch (VMDisconnectedException e) {
-                // already gone
-            }
-        }
-
-        int exit() throws InterruptedException {
-            assertTrue(process.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), "still running: " + err());
-            return process.exitValue();
-        }
-
-        String err() {
-            synchronized (err) {
-                return err.toString();
-            }
-        }
-
-        private void dispatch() {
-            try {
-                while (true) {
-                    EventSet set = vm.eventQueue().remove();
-                    boolean stop = false;
-                    boolean hold = false;
-                    for (Event e : set) {
-                        if (e instanceof VMDisconnectEvent) return;
-                        if (e instanceof VMStartEvent) hold = true; // suspended until the first go()
-                        if (e instanceof MethodEntryEvent entry && entry.method().name().equals(method)) {
-                            synchronized (this) {
-                                if (entries != null && entries.isEnabled()) {
-                                    entries.disable();
-                                    stop = true;
-                                }
-                            }
-                        }
-                        if (e instanceof ThreadDeathEvent death) {
-                            dead.add(death.thread().name());
-                            hold = true;
-                        }
-                    }
-                    if (stop) {
-                        stops.add(set);
-                    } else if (hold) {
-                        synchronized (held) {
-                            held.add(set);
-                        }
-                    } else {
-                        set.resume();
-                    }
-                }
-            } catch (InterruptedException | VMDisconnectedException e) {
-                // the debuggee ended
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                vm.dispose();
-            } catch (VMDisconnectedException e) {
-                // already gone
-            }
-        }
     }
 }

@@ -76,8 +76,8 @@ class RestartTest {
      */
     @Test
     void aJavaHolderCarriesItsIdentityFromTheMomentItLinks() throws Exception {
-        try (LockRaceTest.Debuggee d = LockRaceTest.Debuggee.start(kit, "try-acquire", lock.toString(), "--hold", "300")) {
-            d.stopAt("FmLock.readLink", 1); // create(): link made, its read-back still to come
+        try (Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
+            d.stopAt("FmLock", "readLink", 1); // create(): link made, its read-back still to come
             d.go();
             d.awaitStop();
             Path owner = Files.readSymbolicLink(lock);
