@@ -197,6 +197,59 @@ class AdoptTest {
         return r.stderr().isEmpty() ? List.of() : List.of(r.stderr().split("\n"));
     }
 
+    /** The one copy kept aside for {@code script} under a {@code .kept-<UTC time>} name. */
+    private String keptName(String script) throws IOException {
+        List<String> kept = listNames(bin.resolve(".fm-adopt")).stream().filter(n -> KEPT.matcher(n).matches()
+                && n.startsWith(script + ".kept-")).toList();
+        assertEquals(1, kept.size(), "kept copies of " + script + ": " + kept);
+        return kept.get(0);
+    }
+
+    private static final Pattern KEPT = Pattern.compile(".+\\.kept-\\d{8}T\\d{6}Z(-\\d+)?");
+
+    static List<String> listNames(Path d) throws IOException {
+        try (Stream<Path> s = Files.list(d)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /** Kept copies' names with their time taken out, so runs at different moments compare equal. */
+    private static Map<String, String> timeless(Map<String, String> m) {
+        Map<String, String> c = new TreeMap<>();
+        m.forEach((k, v) -> c.put(k.replaceAll("\\.kept-\\d{8}T\\d{6}Z(-\\d+)?$", ".kept-T"), v));
+        return c;
+    }
+
+    private static final Map<String, String> GIT_ENV = Map.of("GIT_AUTHOR_NAME", "fm test", "GIT_AUTHOR_EMAIL",
+            "fm@example.invalid", "GIT_COMMITTER_NAME", "fm test", "GIT_COMMITTER_EMAIL", "fm@example.invalid",
+            "GIT_CONFIG_NOSYSTEM", "1", "LC_ALL", "C");
+
+    /** git in {@code dir}, which must succeed. */
+    private TestKit.Result git(Path dir, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        TestKit.Result r = kit.run(cmd, GIT_ENV, null, LIMIT);
+        assertEquals(0, r.exit(), "git " + String.join(" ", args) + ": " + r.stdout() + r.stderr());
+        return r;
+    }
+
+    /**
+     * Makes the home what a user's firstmate home is: a clone of an upstream, on a branch that
+     * tracks it. Returns the bare upstream.
+     */
+    private Path gitHome() throws IOException {
+        Files.writeString(home.resolve(".gitignore"), "state/\ncalls.log\n");
+        git(home, "init", "-q", "-b", "main");
+        git(home, "add", "-A");
+        git(home, "commit", "-q", "-m", "firstmate");
+        Path up = kit.tempDir("fm-upstream").resolve("up.git");
+        git(home, "clone", "-q", "--bare", home.toString(), up.toString());
+        git(home, "remote", "add", "origin", up.toString());
+        git(home, "fetch", "-q", "origin");
+        git(home, "branch", "-q", "-u", "origin/main");
+        return up;
+    }
+
     // ------------------------------------------------------------------ adopt, and the adopted scripts
 
     @Test
@@ -343,7 +396,7 @@ class AdoptTest {
     }
 
     @Test
-    void aScriptRestoredByHandIsKeptAndItsStaleCopyRemoved() throws Exception {
+    void aScriptRestoredByHandIsKeptAndTheOlderDifferingCopyToo() throws Exception {
         Map<String, String> before = snapshot(home);
         assertEquals(0, adopt().exit());
         // `git checkout bin/fm-guard.sh` while adopted: an original again, newer than the kept one.
@@ -353,13 +406,82 @@ class AdoptTest {
         Files.move(guard.resolveSibling(".x"), guard, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         Map<String, String> expected = new TreeMap<>(before);
         expected.put("bin/fm-guard.sh", snapshot(home).get("bin/fm-guard.sh"));
-        // Adopt again keeps the newer original; undo then gives it back.
+        // Adopt again keeps the newer original, and the older kept one under a name of its own.
         TestKit.Result r = adopt();
         assertEquals(0, r.exit(), r.stderr());
         assertTrue(r.stdout().contains("bin/fm-guard.sh now runs"), r.stdout());
         assertEquals(expected.get("bin/fm-guard.sh"), snapshot(home).get("bin/.fm-adopt/fm-guard.sh"));
-        assertEquals(0, adopt("--undo").exit());
-        assertEquals(expected, snapshot(home));
+        String kept = keptName("fm-guard.sh");
+        assertEquals(before.get("bin/fm-guard.sh"), snapshot(home).get("bin/.fm-adopt/" + kept), "the older copy, byte for byte");
+        assertTrue(r.stdout().contains("fm-adopt: the older kept original of bin/fm-guard.sh differs from the one in place,"
+                + " so it was kept as bin/.fm-adopt/" + kept + ": "), r.stdout());
+        // Undo gives the newer one back and leaves the directory holding only that kept copy.
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stderr());
+        assertEquals("", u.stderr());
+        assertTrue(u.stdout().contains("fm-adopt: left bin/.fm-adopt in place holding only kept copies (" + kept + ")"),
+                u.stdout());
+        expected.put("bin/.fm-adopt/" + kept, before.get("bin/fm-guard.sh"));
+        Map<String, String> now = snapshot(home);
+        assertTrue(now.remove("bin/.fm-adopt").startsWith("dir "));
+        assertEquals(expected, now);
+        // Undone already: the kept copy is named, never removed.
+        TestKit.Result again = adopt("--undo");
+        assertEquals(0, again.exit(), again.stderr());
+        assertTrue(again.stdout().startsWith("fm-adopt: " + home + " is not adopted; nothing to undo (bin/.fm-adopt holds"
+                + " kept copies only: " + kept), again.stdout());
+        assertTrue(Files.exists(bin.resolve(".fm-adopt").resolve(kept)));
+    }
+
+    @Test
+    void undoRemovesAKeptOriginalOnlyWhenTheScriptInPlaceIsByteIdentical() throws Exception {
+        Map<String, String> before = snapshot(home);
+        assertEquals(0, adopt().exit());
+        // fm-guard.sh is its original again, byte for byte; fm-watch.sh is a different script.
+        Path guard = bin.resolve("fm-guard.sh");
+        Files.write(guard, Files.readAllBytes(bin.resolve(".fm-adopt/fm-guard.sh")));
+        Path watch = bin.resolve("fm-watch.sh");
+        Files.writeString(watch, "#!/usr/bin/env bash\necho 'put here by someone else'\n");
+        Map<String, String> inPlace = snapshot(home);
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stderr());
+        String kept = keptName("fm-watch.sh");
+        assertTrue(u.stdout().contains("fm-adopt: bin/fm-watch.sh in place differs from its kept original, so that original"
+                + " was kept as bin/.fm-adopt/" + kept + ": "), u.stdout());
+        assertEquals(1, u.stdout().split("bin/.fm-adopt/" + kept, -1).length - 1, "named in one line: " + u.stdout());
+        assertFalse(u.stdout().contains("fm-guard.sh in place differs"), u.stdout());
+        assertTrue(u.stdout().endsWith("fm-adopt: undone: " + home + " runs its bash scripts again\n"), u.stdout());
+        Map<String, String> now = snapshot(home);
+        assertEquals(before.get("bin/fm-watch.sh"), now.get("bin/.fm-adopt/" + kept), "the original, kept");
+        assertEquals(inPlace.get("bin/fm-watch.sh"), now.get("bin/fm-watch.sh"), "what was in place stays");
+        assertEquals(before.get("bin/fm-guard.sh"), now.get("bin/fm-guard.sh"));
+        assertEquals(List.of(kept), listNames(bin.resolve(".fm-adopt")), "the identical copy went, the differing one stayed");
+    }
+
+    @Test
+    void undoNeverDeletesTheOnlyCopyOfAnEditThatGitStashPutHeadsScriptOver() throws Exception {
+        // A firstmate clone with an uncommitted edit to one of its scripts.
+        gitHome();
+        Path guard = bin.resolve("fm-guard.sh");
+        String edited = fakeTool("fm-guard.sh") + "# my uncommitted edit\n";
+        Files.writeString(guard, edited);
+        TestKit.Result a = adopt();
+        assertEquals(0, a.exit(), a.stderr());
+        assertEquals(edited, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), "the edit lives only here now");
+        // `git stash` stashes the shims' diffs and puts HEAD's scripts over them.
+        git(home, "stash", "-q");
+        assertEquals(fakeTool("fm-guard.sh"), Files.readString(guard));
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stdout() + u.stderr());
+        assertEquals("", u.stderr());
+        String kept = keptName("fm-guard.sh");
+        assertEquals(edited, Files.readString(bin.resolve(".fm-adopt").resolve(kept)), "the edit survives");
+        assertTrue(u.stdout().contains("fm-adopt: bin/fm-guard.sh in place differs from its kept original, so that original"
+                + " was kept as bin/.fm-adopt/" + kept + ": "), u.stdout());
+        assertEquals(List.of(kept), listNames(bin.resolve(".fm-adopt")));
+        assertTrue(u.stdout().contains("fm-adopt: left bin/.fm-adopt in place holding only kept copies (" + kept + ")"),
+                u.stdout());
+        for (String s : SCRIPTS) assertEquals(s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s), Files.readString(bin.resolve(s)));
     }
 
     // ------------------------------------------------------------------ a running watcher
@@ -578,6 +700,71 @@ class AdoptTest {
         }
         // The note, four renames, the directory.
         assertEquals(1 + 4 + 1, moments);
+    }
+
+    @Test
+    void aKillBetweenAnyTwoChangesOfAnUndoThatKeepsACopyLosesNoCopyAndAReRunFinishes() throws Exception {
+        assertEquals(0, adopt().exit());
+        byte[] other = "#!/usr/bin/env bash\necho 'put here by git'\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(bin.resolve("fm-guard.sh"), other);
+        Tree adopted = Tree.of(home);
+        TestKit.Result clean = adopt("--undo");
+        assertEquals(0, clean.exit(), clean.stderr());
+        Map<String, String> undone = timeless(snapshot(home));
+        assertTrue(undone.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), undone.toString());
+        int moments = 0;
+        for (int n = 1; ; n++) {
+            adopted.restore(home);
+            if (!killedAtStep(n, "--undo")) break;
+            moments++;
+            assertNoCopyLost("undo killed before change " + n, other, adopted.files.get("bin/.fm-adopt/fm-guard.sh"));
+            TestKit.Result r = adopt("--undo");
+            assertEquals(0, r.exit(), "re-run after a kill before change " + n + ": " + r.stderr());
+            assertEquals(undone, timeless(snapshot(home)), "re-run after a kill before change " + n);
+        }
+        // The note, three renames, the copy set aside (the directory stays, holding it).
+        assertEquals(1 + 3 + 1, moments);
+    }
+
+    @Test
+    void aKillBetweenAnyTwoChangesOfAnAdoptThatKeepsTheOlderCopyLosesNoCopyAndAReRunFinishes() throws Exception {
+        assertEquals(0, adopt().exit());
+        byte[] older = Files.readAllBytes(bin.resolve(".fm-adopt/fm-guard.sh"));
+        byte[] newer = (fakeTool("fm-guard.sh") + "# newer\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(bin.resolve("fm-guard.sh"), newer);
+        Tree start = Tree.of(home);
+        TestKit.Result clean = adopt();
+        assertEquals(0, clean.exit(), clean.stderr());
+        Map<String, String> finished = timeless(snapshot(home));
+        assertTrue(finished.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), finished.toString());
+        int moments = 0;
+        for (int n = 1; ; n++) {
+            start.restore(home);
+            if (!killedAtStep(n)) break;
+            moments++;
+            assertNoCopyLost("adopt killed before change " + n, older, newer);
+            TestKit.Result r = adopt();
+            assertEquals(0, r.exit(), "re-run after a kill before change " + n + ": " + r.stderr());
+            assertEquals(finished, timeless(snapshot(home)), "re-run after a kill before change " + n);
+        }
+        // Link, the older copy set aside, rename, the shim's write and rename (the note is already right).
+        assertEquals(5, moments);
+    }
+
+    /** Every script is there, every shim has its original kept, and each of {@code copies} is a file under bin/. */
+    private void assertNoCopyLost(String when, byte[]... copies) throws IOException {
+        Map<String, String> now = snapshot(home);
+        for (String s : SCRIPTS) {
+            assertTrue(Files.isRegularFile(bin.resolve(s)), when + ": bin/" + s + " is missing");
+            if (Files.readString(bin.resolve(s)).startsWith("#!/bin/sh\n# fm-adopt shim:")) {
+                assertTrue(Files.isRegularFile(bin.resolve(".fm-adopt").resolve(s)), when + ": the shim's original is not kept");
+            }
+        }
+        for (byte[] c : copies) {
+            String h = sha(c);
+            assertTrue(now.entrySet().stream().anyMatch(e -> e.getKey().startsWith("bin/") && e.getValue().endsWith(" " + h)),
+                    when + ": a copy is lost: " + now);
+        }
     }
 
     /** Each script is there, and is its original (mode included) or a shim whose original is kept. */
