@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java BashHome.java FmHome.java Knobs.java
+//SOURCES ../FmLock.java BashHome.java FmHome.java HomeGit.java Knobs.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -113,43 +113,49 @@ final class Adopt {
         }
         try (FmLock.Held lock = takeLock()) {
             refuseIfWatcherRuns();
-            if (isAdopted()) {
-                removeTemporaries();
-                say(home + " is already adopted: its scripts run " + checkout + "; nothing to do");
-                return 0;
-            }
-            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                step("create " + rel(dir));
-                Files.createDirectories(dir);
-            }
+            return adoptHeld();
+        }
+    }
+
+    /** Adopt's changes, under our lock, after the watcher check; its last line says how to undo and update. */
+    private int adoptHeld() throws IOException {
+        if (isAdopted()) {
             removeTemporaries();
-            List<String> unrestorable = new ArrayList<>();
-            for (String script : BashHome.SCRIPTS) {
-                Path s = bin.resolve(script);
-                if (!isShim(s)) {
-                    backUp(s);
-                } else if (!Files.isRegularFile(backup(script), LinkOption.NOFOLLOW_LINKS)) {
-                    unrestorable.add(rel(s));
-                }
-                if (!Arrays.equals(read(s), shim(script))) {
-                    writeShim(s, script);
-                    say(rel(s) + " now runs " + checkout.resolve(COMMANDS.get(script))
-                            + " (original kept as " + rel(backup(script)) + ")");
-                }
-            }
-            Path note = dir.resolve(RECORD);
-            if (!Files.isRegularFile(note, LinkOption.NOFOLLOW_LINKS)
-                    || !Arrays.equals(Files.readAllBytes(note), record().getBytes(names))) {
-                replace(note, record().getBytes(names), null);
-            }
-            say("adopted " + home + "; undo with: " + undoCommand());
-            if (!unrestorable.isEmpty()) {
-                err.println("fm-adopt: warning: " + String.join(", ", unrestorable) + " had no original in "
-                        + rel(dir) + ", so --undo cannot restore it: restore firstmate's own copy with git"
-                        + " (git checkout -- bin/<script>), then run fm-adopt again");
-            }
+            say(home + " is already adopted: its scripts run " + checkout + "; nothing to do");
             return 0;
         }
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            step("create " + rel(dir));
+            Files.createDirectories(dir);
+        }
+        removeTemporaries();
+        List<String> unrestorable = new ArrayList<>();
+        for (String script : BashHome.SCRIPTS) {
+            Path s = bin.resolve(script);
+            if (!isShim(s)) {
+                backUp(s);
+            } else if (!Files.isRegularFile(backup(script), LinkOption.NOFOLLOW_LINKS)) {
+                unrestorable.add(rel(s));
+            }
+            if (!Arrays.equals(read(s), shim(script))) {
+                writeShim(s, script);
+                say(rel(s) + " now runs " + checkout.resolve(COMMANDS.get(script))
+                        + " (original kept as " + rel(backup(script)) + ")");
+            }
+        }
+        Path note = dir.resolve(RECORD);
+        if (!Files.isRegularFile(note, LinkOption.NOFOLLOW_LINKS)
+                || !Arrays.equals(Files.readAllBytes(note), record().getBytes(names))) {
+            replace(note, record().getBytes(names), null);
+        }
+        say("adopted " + home + "; undo with: " + undoCommand() + "; firstmate's self-update (bin/fm-update.sh)"
+                + " skips this home while adopted, so update it with: " + updateCommand());
+        if (!unrestorable.isEmpty()) {
+            err.println("fm-adopt: warning: " + String.join(", ", unrestorable) + " had no original in "
+                    + rel(dir) + ", so --undo cannot restore it: restore firstmate's own copy with git"
+                    + " (git checkout -- bin/<script>), then run fm-adopt again");
+        }
+        return 0;
     }
 
     private int planAdopt() throws IOException {
@@ -216,18 +222,7 @@ final class Adopt {
 
     int undo() throws Failure, IOException, InterruptedException {
         checkHome();
-        List<String> shims = new ArrayList<>();
-        List<String> orphans = new ArrayList<>();
-        for (String script : BashHome.SCRIPTS) {
-            if (!isShim(bin.resolve(script))) continue;
-            shims.add(script);
-            if (!Files.isRegularFile(backup(script), LinkOption.NOFOLLOW_LINKS)) orphans.add(rel(bin.resolve(script)));
-        }
-        if (!orphans.isEmpty()) {
-            throw new Failure("cannot undo: " + String.join(", ", orphans) + " is a shim but its original is not in "
-                    + rel(dir) + "; restore firstmate's own copy with git (git checkout -- bin/<script>),"
-                    + " then run --undo again; nothing was changed");
-        }
+        List<String> shims = shimsWithOriginals();
         List<String> kept = keptCopies();
         if (shims.isEmpty() && (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)
                 || (!kept.isEmpty() && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && listNames(dir).equals(kept)))) {
@@ -254,55 +249,141 @@ final class Adopt {
         }
         try (FmLock.Held lock = takeLock()) {
             refuseIfWatcherRuns();
-            Path note = dir.resolve(RECORD);
-            if (Files.exists(note, LinkOption.NOFOLLOW_LINKS)) {
-                step("remove " + rel(note));
-                Files.deleteIfExists(note);
-            }
-            for (String script : BashHome.SCRIPTS) {
-                Path s = bin.resolve(script);
-                Path b = backup(script);
-                if (isShim(s)) {
-                    // One rename restores the original over the shim and consumes the backup.
-                    step("rename " + rel(b) + " to " + rel(s));
-                    move(b, s);
-                    syncDirectory(bin);
-                    say("restored " + rel(s));
-                } else if (Files.exists(b, LinkOption.NOFOLLOW_LINKS)) {
-                    // The script is not a shim (restored by hand, or git put a committed copy over the
-                    // shim): the kept copy goes only when the script in place is the same bytes.
-                    if (sameBytes(b, s)) {
-                        step("remove " + rel(b));
-                        Files.deleteIfExists(b);
-                    } else {
-                        Path k = setAside(b);
-                        say(rel(s) + " in place differs from its kept original, so that original was kept as "
-                                + rel(k) + ": " + KEPT_ADVICE);
-                    }
-                }
-            }
-            removeTemporaries();
-            if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                List<String> left = listNames(dir);
-                List<String> keptNow = keptCopies();
-                if (left.isEmpty()) {
-                    step("remove " + rel(dir));
-                    try {
-                        Files.deleteIfExists(dir);
-                    } catch (DirectoryNotEmptyException raced) {
-                        left = listNames(dir);
-                    }
-                }
-                if (!left.isEmpty() && left.equals(keptNow)) {
-                    say("left " + rel(dir) + " in place holding only kept copies (" + String.join(", ", keptNow) + "); "
-                            + KEPT_ADVICE);
-                } else if (!left.isEmpty()) {
-                    err.println("fm-adopt: left " + rel(dir) + " in place: it holds files fm-adopt did not write ("
-                            + String.join(", ", left) + ")");
-                }
-            }
+            undoHeld();
             say("undone: " + home + " runs its bash scripts again");
             return 0;
+        }
+    }
+
+    /** The scripts that are shims; refuses, before any change, when one has no original to restore. */
+    private List<String> shimsWithOriginals() throws Failure, IOException {
+        List<String> shims = new ArrayList<>();
+        List<String> orphans = new ArrayList<>();
+        for (String script : BashHome.SCRIPTS) {
+            if (!isShim(bin.resolve(script))) continue;
+            shims.add(script);
+            if (!Files.isRegularFile(backup(script), LinkOption.NOFOLLOW_LINKS)) orphans.add(rel(bin.resolve(script)));
+        }
+        if (!orphans.isEmpty()) {
+            throw new Failure("cannot undo: " + String.join(", ", orphans) + " is a shim but its original is not in "
+                    + rel(dir) + "; restore firstmate's own copy with git (git checkout -- bin/<script>),"
+                    + " then run --undo again; nothing was changed");
+        }
+        return shims;
+    }
+
+    /** Undo's changes, under our lock, after the watcher check. */
+    private void undoHeld() throws IOException {
+        Path note = dir.resolve(RECORD);
+        if (Files.exists(note, LinkOption.NOFOLLOW_LINKS)) {
+            step("remove " + rel(note));
+            Files.deleteIfExists(note);
+        }
+        for (String script : BashHome.SCRIPTS) {
+            Path s = bin.resolve(script);
+            Path b = backup(script);
+            if (isShim(s)) {
+                // One rename restores the original over the shim and consumes the backup.
+                step("rename " + rel(b) + " to " + rel(s));
+                move(b, s);
+                syncDirectory(bin);
+                say("restored " + rel(s));
+            } else if (Files.exists(b, LinkOption.NOFOLLOW_LINKS)) {
+                // The script is not a shim (restored by hand, or git put a committed copy over the
+                // shim): the kept copy goes only when the script in place is the same bytes.
+                if (sameBytes(b, s)) {
+                    step("remove " + rel(b));
+                    Files.deleteIfExists(b);
+                } else {
+                    Path k = setAside(b);
+                    say(rel(s) + " in place differs from its kept original, so that original was kept as "
+                            + rel(k) + ": " + KEPT_ADVICE);
+                }
+            }
+        }
+        removeTemporaries();
+        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            List<String> left = listNames(dir);
+            List<String> keptNow = keptCopies();
+            if (left.isEmpty()) {
+                step("remove " + rel(dir));
+                try {
+                    Files.deleteIfExists(dir);
+                } catch (DirectoryNotEmptyException raced) {
+                    left = listNames(dir);
+                }
+            }
+            if (!left.isEmpty() && left.equals(keptNow)) {
+                say("left " + rel(dir) + " in place holding only kept copies (" + String.join(", ", keptNow) + "); "
+                        + KEPT_ADVICE);
+            } else if (!left.isEmpty()) {
+                err.println("fm-adopt: left " + rel(dir) + " in place: it holds files fm-adopt did not write ("
+                        + String.join(", ", left) + ")");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ update
+
+    /**
+     * Undo, fast-forward the home's checkout to its upstream, adopt again, all under our lock:
+     * the home's own self-update skips a dirty tree, and an adopted home is one. Every moment
+     * leaves each script an original or a shim with its original kept, as undo and adopt do;
+     * a failed pull or a failed adopt says in one line whether the home ended adopted or not.
+     */
+    int update() throws Failure, IOException, InterruptedException {
+        checkHome();
+        checkCheckout();
+        HomeGit git = new HomeGit(home);
+        java.util.Optional<String> why = git.whyNot();
+        if (why.isPresent()) throw new Failure("cannot --update " + home + ": " + why.get() + "; nothing was changed");
+        shimsWithOriginals();
+        if (dryRun) {
+            refuseIfWatcherRuns();
+            say("would undo, fast-forward " + home + " to " + git.upstream() + " (git pull --ff-only), then adopt it again");
+            say("dry run: nothing changed");
+            return 0;
+        }
+        try (FmLock.Held lock = takeLock()) {
+            refuseIfWatcherRuns();
+            String before = git.head();
+            // A signal between undo and adopt ends us with the home (partly) un-adopted: say how to finish.
+            Thread stopped = new Thread(() -> err.println("fm-adopt: stopped by a signal during --update; every script is"
+                    + " in place (an original, or a shim with its original kept): run " + updateCommand() + " to finish"));
+            Runtime.getRuntime().addShutdownHook(stopped);
+            try {
+                undoHeld();
+                step("git pull --ff-only in " + home);
+                HomeGit.Outcome pulled = git.pullFastForward();
+                String after = git.head();
+                String failed = pulled.ok() ? null : "update failed: git pull --ff-only in " + home + ": " + pulled.reason();
+                if (failed == null) {
+                    say(before.equals(after) ? home + " is already at its upstream's " + HomeGit.brief(after)
+                            : "updated " + home + " from " + HomeGit.brief(before) + " to " + HomeGit.brief(after)
+                            + " (git pull --ff-only)");
+                }
+                try {
+                    checkHome();
+                    refuseIfWatcherRuns();
+                    adoptHeld();
+                } catch (Failure | IOException e) {
+                    throw new Failure((failed != null ? failed + "; then" : "updated " + home + " to " + HomeGit.brief(after)
+                            + ", but") + " adopting it again failed (" + e.getMessage() + "), so " + home
+                            + " is un-adopted (its bash scripts run): fix that, then run " + updateCommand());
+                }
+                if (failed != null) {
+                    throw new Failure(failed + "; " + home + " is adopted again, as before, at " + HomeGit.brief(after)
+                            + ": make its branch a fast-forward of its upstream (git -C " + quote(home.toString())
+                            + " status), then run " + updateCommand());
+                }
+                return 0;
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(stopped);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs: it is the truth then
+                }
+            }
         }
     }
 
@@ -399,11 +480,17 @@ final class Adopt {
         return "This firstmate home is adopted by the Java port in " + checkout + ":\n"
                 + "its bin/fm-watch.sh, bin/fm-watch-arm.sh, bin/fm-wake-drain.sh and bin/fm-guard.sh are shims,\n"
                 + "and the bash originals are kept here, byte for byte.\n"
-                + "Undo: " + undoCommand() + "\n";
+                + "Undo: " + undoCommand() + "\n"
+                + "firstmate's self-update (bin/fm-update.sh) skips a home while it is adopted (its tree is dirty).\n"
+                + "Update: " + updateCommand() + "\n";
     }
 
     private String undoCommand() {
         return quote(checkout.resolve("fm-adopt.java").toString()) + " --undo --home " + quote(home.toString());
+    }
+
+    private String updateCommand() {
+        return quote(checkout.resolve("fm-adopt.java").toString()) + " --update --home " + quote(home.toString());
     }
 
     /** Single-quoted for sh: safe for every byte but NUL, which no path holds. */

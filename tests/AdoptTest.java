@@ -181,8 +181,17 @@ class AdoptTest {
 
     private Map<String, String> homeWithoutState() throws IOException {
         Map<String, String> m = snapshot(home);
-        m.keySet().removeIf(k -> k.equals("state") || k.startsWith("state/"));
+        m.keySet().removeIf(k -> k.equals("state") || k.startsWith("state/") || k.equals(".git") || k.startsWith(".git/"));
         return m;
+    }
+
+    /** Adopt's last line: how to undo, and that the home's self-update skips it until --update. */
+    private String adoptedLine() {
+        String cmd = "'" + TestKit.root().resolve("fm-adopt.java") + "'";
+        String h = "'" + home.toString().replace("'", "'\\''") + "'";
+        return "fm-adopt: adopted " + home + "; undo with: " + cmd + " --undo --home " + h
+                + "; firstmate's self-update (bin/fm-update.sh) skips this home while adopted, so update it with: "
+                + cmd + " --update --home " + h + "\n";
     }
 
     private static String sha(byte[] b) {
@@ -264,9 +273,7 @@ class AdoptTest {
         TestKit.Result r = adopt();
         assertEquals(0, r.exit(), r.stdout() + r.stderr());
         assertEquals("", r.stderr());
-        assertTrue(r.stdout().endsWith("fm-adopt: adopted " + home + "; undo with: '"
-                + TestKit.root().resolve("fm-adopt.java") + "' --undo --home '" + home.toString().replace("'", "'\\''") + "'\n"),
-                r.stdout());
+        assertTrue(r.stdout().endsWith(adoptedLine()), r.stdout());
         Map<String, String> adopted = snapshot(home);
         for (Map.Entry<String, String> e : before.entrySet()) {
             String name = e.getKey().startsWith("bin/") ? e.getKey().substring(4) : "";
@@ -484,6 +491,108 @@ class AdoptTest {
         for (String s : SCRIPTS) assertEquals(s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s), Files.readString(bin.resolve(s)));
     }
 
+    // ------------------------------------------------------------------ --update
+
+    /** A clone of the upstream to push from, as firstmate's maintainers do. */
+    private Path pushUpstream(Path up, String message, String guard, String agents) throws IOException {
+        Path dev = kit.tempDir("fm-dev").resolve("dev");
+        git(home, "clone", "-q", up.toString(), dev.toString());
+        if (guard != null) Files.writeString(dev.resolve("bin/fm-guard.sh"), guard);
+        Files.writeString(dev.resolve("AGENTS.md"), agents);
+        git(dev, "commit", "-q", "-am", message);
+        git(dev, "push", "-q", "origin", "main");
+        return dev;
+    }
+
+    private String head(Path repo) throws IOException {
+        return git(repo, "rev-parse", "HEAD").stdout().strip();
+    }
+
+    @Test
+    void updateFastForwardsAnAdoptedHomeFromItsUpstreamAndAdoptsItAgain() throws Exception {
+        Path up = gitHome();
+        String old = head(home);
+        TestKit.Result a = adopt();
+        assertEquals(0, a.exit(), a.stderr());
+        assertTrue(a.stdout().endsWith(adoptedLine()), a.stdout());
+        // What firstmate's self-update sees: a dirty working tree, so it skips this home.
+        assertEquals(List.of(" M bin/fm-guard.sh", " M bin/fm-wake-drain.sh", " M bin/fm-watch-arm.sh", " M bin/fm-watch.sh",
+                "?? bin/.fm-adopt/"), git(home, "status", "--porcelain").lines().stream().sorted().toList());
+
+        // Upstream fixes the guard and changes another file.
+        String fixed = fakeTool("fm-guard.sh") + "# upstream's fix\n";
+        pushUpstream(up, "a fix", fixed, "run bin/fm-watch-arm.sh, now updated\n");
+        String target = git(up, "rev-parse", "main").stdout().strip();
+        assertNotEquals(old, target);
+
+        TestKit.Result u = adopt("--update");
+        assertEquals(0, u.exit(), u.stdout() + u.stderr());
+        assertEquals("", u.stderr());
+        assertEquals(target, head(home), "the home is at upstream's commit");
+        assertEquals("run bin/fm-watch-arm.sh, now updated\n", Files.readString(home.resolve("AGENTS.md")));
+        assertEquals(fixed, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), "the new script is the kept original");
+        for (String s : SCRIPTS) {
+            assertTrue(Files.readString(bin.resolve(s)).startsWith("#!/bin/sh\n# fm-adopt shim:"), s + " is a shim again");
+        }
+        assertTrue(u.stdout().contains("fm-adopt: updated " + home + " from " + old.substring(0, 12) + " to "
+                + target.substring(0, 12) + " (git pull --ff-only)\n"), u.stdout());
+        assertTrue(u.stdout().endsWith(adoptedLine()), u.stdout());
+        TestKit.Result again = adopt();
+        assertTrue(again.stdout().contains("is already adopted"), again.stdout());
+        assertEquals(List.of(" M bin/fm-guard.sh", " M bin/fm-wake-drain.sh", " M bin/fm-watch-arm.sh", " M bin/fm-watch.sh",
+                "?? bin/.fm-adopt/"), git(home, "status", "--porcelain").lines().stream().sorted().toList(),
+                "nothing but adoption is left changed");
+        // Already current: still adopted, said so.
+        TestKit.Result current = adopt("--update");
+        assertEquals(0, current.exit(), current.stderr());
+        assertTrue(current.stdout().contains("fm-adopt: " + home + " is already at its upstream's "
+                + target.substring(0, 12) + "\n"), current.stdout());
+        assertTrue(current.stdout().endsWith(adoptedLine()), current.stdout());
+    }
+
+    @Test
+    void updateIsRefusedWhileAWatcherRunsAndAFailedPullLeavesTheHomeAdopted() throws Exception {
+        Path up = gitHome();
+        assertEquals(0, adopt().exit());
+        Path dev = pushUpstream(up, "a fix", fakeTool("fm-guard.sh") + "# upstream's fix\n", "updated\n");
+        String local = head(home);
+
+        // A bash watcher of the home (its original script, run directly) is running: refused, not signalled.
+        Map<String, String> env = fixture.env("FM_HOME", home.toString());
+        TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve(".fm-adopt/fm-watch.sh").toString()), env, home));
+        long pid = watcher.process.pid();
+        assertEquals("bash watcher pid " + pid, watcher.next(LIMIT));
+        Map<String, String> adopted = homeWithoutState();
+        TestKit.Result r = adopt("--update");
+        assertEquals(1, r.exit(), r.stdout() + r.stderr());
+        assertEquals("", r.stdout());
+        assertEquals(1, stderrLines(r).size(), r.stderr());
+        assertTrue(r.stderr().startsWith("fm-adopt: refusing: a watcher of " + home + " is running (pid " + pid + ", "), r.stderr());
+        assertEquals(adopted, homeWithoutState(), "nothing changed");
+        assertEquals(local, head(home));
+        assertTrue(watcher.process.isAlive(), "never signalled");
+        watcher.process.destroy();
+        assertEquals(143, watcher.exit(LIMIT));
+        // The test double, run from its kept place, logged its call beside itself.
+        Files.delete(bin.resolve(".fm-adopt/calls.log"));
+
+        // The home's branch has a commit upstream lacks, and upstream moved on: no fast-forward.
+        Files.writeString(home.resolve("mine.txt"), "a local note\n");
+        git(home, "add", "mine.txt");
+        git(home, "commit", "-q", "-m", "a local note", "--", "mine.txt");
+        String diverged = head(home);
+        adopted = homeWithoutState();
+        TestKit.Result f = adopt("--update");
+        assertEquals(1, f.exit(), f.stdout() + f.stderr());
+        assertEquals(1, stderrLines(f).size(), f.stderr());
+        assertTrue(f.stderr().startsWith("fm-adopt: update failed: git pull --ff-only in " + home + ": "), f.stderr());
+        assertTrue(f.stderr().contains("; " + home + " is adopted again, as before, at " + diverged.substring(0, 12)
+                + ": make its branch a fast-forward of its upstream (git -C "), f.stderr());
+        assertEquals(adopted, homeWithoutState(), "adopted again, byte for byte");
+        assertEquals(diverged, head(home));
+        assertNotEquals(head(dev), head(home));
+    }
+
     // ------------------------------------------------------------------ a running watcher
 
     @Test
@@ -632,9 +741,22 @@ class AdoptTest {
         assertEquals(1, stderrLines(r).size(), r.stderr());
         assertTrue(r.stderr().startsWith("fm-adopt: bin/fm-guard.sh is not a regular file"), r.stderr());
         assertEquals(before, snapshot(home));
-        // Usage errors exit 2.
+        // Usage errors exit 2, contradictory modes too.
         TestKit.Result u = kit.run(TestKit.command("fm-adopt.java", "--bogus"), Map.of(), null, LIMIT);
         assertEquals(2, u.exit());
+        TestKit.Result both = kit.run(TestKit.command("fm-adopt.java", "--home", home.toString(), "--undo", "--update"),
+                Map.of(), null, LIMIT);
+        assertEquals(2, both.exit(), both.stderr());
+        assertTrue(both.stderr().contains("--undo, --update are mutually exclusive"), both.stderr());
+        // --update needs a git checkout: refused before anything changes.
+        Files.delete(bin.resolve("fm-guard.sh"));
+        Files.move(home.resolve("guard-elsewhere.sh"), bin.resolve("fm-guard.sh"));
+        before = snapshot(home);
+        TestKit.Result notGit = adopt("--update");
+        assertEquals(1, notGit.exit(), notGit.stdout() + notGit.stderr());
+        assertEquals(List.of("fm-adopt: cannot --update " + home + ": it is not the top of a git checkout; nothing was changed"),
+                stderrLines(notGit));
+        assertEquals(before, snapshot(home));
         TestKit.Result none = kit.run(TestKit.command("fm-adopt.java"), Map.of(), null, LIMIT);
         assertEquals(2, none.exit());
         assertEquals("fm-adopt: which home? pass --home <dir> or set FM_HOME (see --help)\n", none.stderr());
@@ -749,6 +871,31 @@ class AdoptTest {
         }
         // Link, the older copy set aside, rename, the shim's write and rename (the note is already right).
         assertEquals(5, moments);
+    }
+
+    @Test
+    void aKillAroundTheUpdatesPullLeavesTheHomeAdoptedOrUnAdoptedAndAReRunFinishes() throws Exception {
+        Path up = gitHome();
+        assertEquals(0, adopt().exit());
+        byte[] older = Files.readAllBytes(bin.resolve(".fm-adopt/fm-guard.sh"));
+        String fixed = fakeTool("fm-guard.sh") + "# upstream's fix\n";
+        pushUpstream(up, "a fix", fixed, "updated\n");
+        String target = git(up, "rev-parse", "main").stdout().strip();
+        Tree adopted = Tree.of(home);
+        // Undo's changes are the note, four renames and the directory; then the pull; then adopt's mkdir.
+        for (int n : new int[] {6, 7, 8}) {
+            adopted.restore(home);
+            assertTrue(killedAtStep(n, "--update"), "--update made fewer than " + n + " changes");
+            String when = "--update killed before change " + n;
+            assertNoCopyLost(when, older);
+            assertArrayEquals(n <= 7 ? adopted.files.get(".git/refs/heads/main") : (target + "\n").getBytes(),
+                    Files.readAllBytes(home.resolve(".git/refs/heads/main")), when + ": the pull ran or not, whole");
+            TestKit.Result r = adopt("--update");
+            assertEquals(0, r.exit(), when + ", then re-run: " + r.stdout() + r.stderr());
+            assertEquals(target, head(home), when);
+            assertEquals(fixed, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), when);
+            assertTrue(adopt().stdout().contains("is already adopted"), when);
+        }
     }
 
     /** Every script is there, every shim has its original kept, and each of {@code copies} is a file under bin/. */
