@@ -189,8 +189,9 @@ final class Adopt {
     }
 
     /**
-     * The original becomes the backup: a hard link under a temporary name, renamed over any
-     * older backup, then the directory synced, so the shim can never be on disk without it.
+     * The original becomes the backup: a hard link under a temporary name, renamed over an
+     * older backup of the same bytes (one that differs is set aside first), then the directory
+     * synced, so the shim can never be on disk without it.
      */
     private void backUp(Path script) throws IOException {
         String name = script.getFileName().toString();

@@ -593,6 +593,31 @@ class AdoptTest {
         assertNotEquals(head(dev), head(home));
     }
 
+    @Test
+    void anUpdateThatCannotAdoptAgainSaysTheHomeIsUnAdoptedAndWhatToRun() throws Exception {
+        Path up = gitHome();
+        assertEquals(0, adopt().exit());
+        // Upstream drops the library the scripts source: the pulled home is no firstmate home to adopt.
+        Path dev = kit.tempDir("fm-dev").resolve("dev");
+        git(home, "clone", "-q", up.toString(), dev.toString());
+        git(dev, "rm", "-q", "bin/fm-wake-lib.sh");
+        git(dev, "commit", "-q", "-m", "library moved");
+        git(dev, "push", "-q", "origin", "main");
+        TestKit.Result u = adopt("--update");
+        assertEquals(1, u.exit(), u.stdout() + u.stderr());
+        assertEquals(1, stderrLines(u).size(), u.stderr());
+        String cmd = "'" + TestKit.root().resolve("fm-adopt.java") + "'";
+        assertTrue(u.stderr().startsWith("fm-adopt: updated " + home + " to " + head(dev).substring(0, 12)
+                + ", but adopting it again failed (" + home + " is not a firstmate home: missing bin/fm-wake-lib.sh;"), u.stderr());
+        assertTrue(u.stderr().endsWith(", so " + home + " is un-adopted (its bash scripts run): fix that, then run " + cmd
+                + " --update --home '" + home.toString().replace("'", "'\\''") + "'\n"), u.stderr());
+        assertEquals(head(dev), head(home));
+        for (String s : SCRIPTS) {
+            assertEquals(s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s), Files.readString(bin.resolve(s)), s + " is its original");
+        }
+        assertFalse(Files.exists(bin.resolve(".fm-adopt")));
+    }
+
     // ------------------------------------------------------------------ a running watcher
 
     @Test
