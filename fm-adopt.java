@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -19,7 +20,11 @@ import picocli.CommandLine.Option;
  * Adopt replaces the home's bin/fm-watch.sh, bin/fm-watch-arm.sh, bin/fm-wake-drain.sh and
  * bin/fm-guard.sh by shims that exec this checkout's commands (keeping the pid), and keeps the
  * originals byte for byte in bin/.fm-adopt/; --undo puts them back. Both are idempotent, change
- * one file at a time by atomic rename, and finish the job when re-run after a kill.
+ * one file at a time by atomic rename, and finish the job when re-run after a kill. A kept
+ * original is deleted only when the script in place is the same bytes; one that differs is kept
+ * as bin/.fm-adopt/<script>.kept-<UTC time> and named. --update (the home's own self-update skips
+ * an adopted home, whose tree is dirty) undoes, runs git pull --ff-only in the home, and adopts
+ * again; a failure says in one line whether the home ended adopted or un-adopted.
  * Prints one "fm-adopt: ..." line per change and a last line saying the outcome (stdout);
  * "already adopted" / "not adopted" when there is nothing to do (exit 0). Refuses, in one line
  * on stderr with exit 1, a directory that is not a firstmate home and a home whose watcher is
@@ -28,13 +33,24 @@ import picocli.CommandLine.Option;
  * lock is), FM_LOCK_STALE_AFTER, FM_DEBUG (each change on stderr; stack traces).
  */
 @Command(name = "fm-adopt", mixinStandardHelpOptions = true, version = "fm-adopt 0.1.0",
-        description = "Make a firstmate home's four bash scripts run this port (and --undo it), keeping the originals.")
+        description = "Make a firstmate home's four bash scripts run this port (and --undo it, or --update its checkout),"
+                + " keeping the originals.")
 class FmAdopt implements Callable<Integer> {
     @Option(names = "--home", paramLabel = "<dir>", description = "The firstmate home (default: FM_HOME).")
     String home;
 
-    @Option(names = "--undo", description = "Put the bash originals back, byte for byte, and remove what adopt added.")
-    boolean undo;
+    /** At most one of the two; neither means adopt. */
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
+    Mode mode = new Mode();
+
+    static final class Mode {
+        @Option(names = "--undo", description = "Put the bash originals back, byte for byte, and remove what adopt added.")
+        boolean undo;
+
+        @Option(names = "--update", description = "Undo, fast-forward the home's git checkout to its upstream"
+                + " (git pull --ff-only), and adopt it again: its own self-update skips it while adopted.")
+        boolean update;
+    }
 
     @Option(names = "--dry-run", description = "Say what would be done; change nothing.")
     boolean dryRun;
@@ -53,7 +69,8 @@ class FmAdopt implements Callable<Integer> {
             env.put("FM_HOME", dir);
             FmHome fm = FmHome.resolve(new Knobs(env));
             Adopt adopt = new Adopt(fm, dryRun, knobs.debug(), System.out, System.err);
-            return undo ? adopt.undo() : adopt.adopt();
+            if (mode == null) mode = new Mode();
+            return mode.undo ? adopt.undo() : mode.update ? adopt.update() : adopt.adopt();
         } catch (Adopt.Failure | FmHome.Unresolved e) {
             System.err.println("fm-adopt: " + e.getMessage());
         } catch (IOException | RuntimeException e) {

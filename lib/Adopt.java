@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java BashHome.java FmHome.java Knobs.java
+//SOURCES ../FmLock.java BashHome.java FmHome.java HomeGit.java Knobs.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,6 +35,7 @@ import java.util.Map;
  *     file system has no hard links);
  * <li>{@code .fm-adopt/ADOPTED}: a note for people, written last by adopt and removed first by
  *     undo;
+ * <li>{@code .fm-adopt/<script>.kept-<UTC time>}: an older original set aside, never removed by us;
  * <li>{@code .fm-adopt/.<name>.<pid>.tmp}: temporaries, renamed into place (a killed run's are
  *     removed by the next run);
  * <li>{@code .fm-adopt.lock}: FmLock, held while a run changes anything, so two runs never interleave.
@@ -48,7 +49,12 @@ import java.util.Map;
  * <li>every script exists (a rename replaces it; nothing deletes it first);
  * <li>a shim has its original in {@code .fm-adopt/}: the backup is renamed into place (and the
  *     directory synced) before the shim replaces the script, and undo's one rename of the backup
- *     over the shim restores and consumes it at once.
+ *     over the shim restores and consumes it at once;
+ * <li>a kept original is deleted only when the script in place is the same bytes: one that
+ *     differs (git put a committed copy over the shim, so the kept one holds the user's edit)
+ *     is renamed aside to {@code .fm-adopt/<script>.kept-<UTC time>} in one rename, by undo and
+ *     by an adopt that would rename a newer original over it. Those stay until the user removes
+ *     them, and so does the directory that holds them.
  * </ol>
  */
 final class Adopt {
@@ -107,38 +113,49 @@ final class Adopt {
         }
         try (FmLock.Held lock = takeLock()) {
             refuseIfWatcherRuns();
-            if (isAdopted()) {
-                say(home + " is already adopted: its scripts run " + checkout + "; nothing to do");
-                return 0;
-            }
-            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                step("create " + rel(dir));
-                Files.createDirectories(dir);
-            }
+            return adoptHeld();
+        }
+    }
+
+    /** Adopt's changes, under our lock, after the watcher check; its last line says how to undo and update. */
+    private int adoptHeld() throws IOException {
+        if (isAdopted()) {
             removeTemporaries();
-            List<String> unrestorable = new ArrayList<>();
-            for (String script : BashHome.SCRIPTS) {
-                Path s = bin.resolve(script);
-                if (!isShim(s)) {
-                    backUp(s);
-                } else if (!Files.isRegularFile(backup(script), LinkOption.NOFOLLOW_LINKS)) {
-                    unrestorable.add(rel(s));
-                }
-                if (!Arrays.equals(read(s), shim(script))) {
-                    writeShim(s, script);
-                    say(rel(s) + " now runs " + checkout.resolve(COMMANDS.get(script))
-                            + " (original kept as " + rel(backup(script)) + ")");
-                }
-            }
-            replace(dir.resolve(RECORD), record().getBytes(names), null);
-            say("adopted " + home + "; undo with: " + undoCommand());
-            if (!unrestorable.isEmpty()) {
-                err.println("fm-adopt: warning: " + String.join(", ", unrestorable) + " had no original in "
-                        + rel(dir) + ", so --undo cannot restore it: restore firstmate's own copy with git"
-                        + " (git checkout -- bin/<script>), then run fm-adopt again");
-            }
+            say(home + " is already adopted: its scripts run " + checkout + "; nothing to do");
             return 0;
         }
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            step("create " + rel(dir));
+            Files.createDirectories(dir);
+        }
+        removeTemporaries();
+        List<String> unrestorable = new ArrayList<>();
+        for (String script : BashHome.SCRIPTS) {
+            Path s = bin.resolve(script);
+            if (!isShim(s)) {
+                backUp(s);
+            } else if (!Files.isRegularFile(backup(script), LinkOption.NOFOLLOW_LINKS)) {
+                unrestorable.add(rel(s));
+            }
+            if (!Arrays.equals(read(s), shim(script))) {
+                writeShim(s, script);
+                say(rel(s) + " now runs " + checkout.resolve(COMMANDS.get(script))
+                        + " (original kept as " + rel(backup(script)) + ")");
+            }
+        }
+        Path note = dir.resolve(RECORD);
+        if (!Files.isRegularFile(note, LinkOption.NOFOLLOW_LINKS)
+                || !Arrays.equals(Files.readAllBytes(note), record().getBytes(names))) {
+            replace(note, record().getBytes(names), null);
+        }
+        say("adopted " + home + "; undo with: " + undoCommand() + "; firstmate's self-update (bin/fm-update.sh)"
+                + " skips this home while adopted, so update it with: " + updateCommand());
+        if (!unrestorable.isEmpty()) {
+            err.println("fm-adopt: warning: " + String.join(", ", unrestorable) + " had no original in "
+                    + rel(dir) + ", so --undo cannot restore it: restore firstmate's own copy with git"
+                    + " (git checkout -- bin/<script>), then run fm-adopt again");
+        }
+        return 0;
     }
 
     private int planAdopt() throws IOException {
@@ -148,6 +165,9 @@ final class Adopt {
         }
         for (String script : BashHome.SCRIPTS) {
             Path s = bin.resolve(script);
+            if (!isShim(s) && Files.exists(backup(script), LinkOption.NOFOLLOW_LINKS) && !sameBytes(backup(script), s)) {
+                say("would keep the older " + rel(backup(script)) + " as " + rel(backup(script)) + ".kept-<UTC time>");
+            }
             if (!isShim(s)) say("would keep " + rel(s) + " as " + rel(backup(script)));
             if (!Arrays.equals(read(s), shim(script))) {
                 say("would replace " + rel(s) + " with a shim running " + checkout.resolve(COMMANDS.get(script)));
@@ -169,11 +189,13 @@ final class Adopt {
     }
 
     /**
-     * The original becomes the backup: a hard link under a temporary name, renamed over any
-     * older backup, then the directory synced, so the shim can never be on disk without it.
+     * The original becomes the backup: a hard link under a temporary name, renamed over an
+     * older backup of the same bytes (one that differs is set aside first), then the directory
+     * synced, so the shim can never be on disk without it.
      */
     private void backUp(Path script) throws IOException {
-        Path tmp = temporary(script.getFileName().toString());
+        String name = script.getFileName().toString();
+        Path tmp = temporary(name);
         step("keep " + rel(script) + " as " + rel(tmp));
         try {
             Files.createLink(tmp, script);
@@ -181,8 +203,15 @@ final class Adopt {
             Files.deleteIfExists(tmp);
             copyWithMode(script, tmp);
         }
-        step("rename " + rel(tmp) + " to " + rel(backup(script.getFileName().toString())));
-        move(tmp, backup(script.getFileName().toString()));
+        Path older = backup(name);
+        if (Files.exists(older, LinkOption.NOFOLLOW_LINKS) && !sameBytes(older, script)) {
+            // The older copy may hold the only trace of an edit: it moves aside, never under the new one.
+            Path kept = setAside(older);
+            say("the older kept original of " + rel(script) + " differs from the one in place, so it was kept as "
+                    + rel(kept) + ": " + KEPT_ADVICE);
+        }
+        step("rename " + rel(tmp) + " to " + rel(older));
+        move(tmp, older);
         syncDirectory(dir);
     }
 
@@ -194,6 +223,41 @@ final class Adopt {
 
     int undo() throws Failure, IOException, InterruptedException {
         checkHome();
+        List<String> shims = shimsWithOriginals();
+        List<String> kept = keptCopies();
+        if (shims.isEmpty() && (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)
+                || (!kept.isEmpty() && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && listNames(dir).equals(kept)))) {
+            say(home + " is not adopted; nothing to undo" + (kept.isEmpty() ? ""
+                    : " (" + rel(dir) + " holds kept copies only: " + String.join(", ", kept) + "; " + KEPT_ADVICE + ")"));
+            return 0;
+        }
+        if (dryRun) {
+            refuseIfWatcherRuns();
+            boolean keeps = !kept.isEmpty();
+            for (String script : BashHome.SCRIPTS) {
+                Path s = bin.resolve(script);
+                Path b = backup(script);
+                if (shims.contains(script)) {
+                    say("would restore " + rel(s) + " from " + rel(b));
+                } else if (Files.exists(b, LinkOption.NOFOLLOW_LINKS) && !sameBytes(b, s)) {
+                    say("would keep " + rel(b) + " as " + rel(b) + ".kept-<UTC time>: it differs from " + rel(s) + " in place");
+                    keeps = true;
+                }
+            }
+            say(keeps ? "would leave " + rel(dir) + " holding only kept copies" : "would remove " + rel(dir));
+            say("dry run: nothing changed");
+            return 0;
+        }
+        try (FmLock.Held lock = takeLock()) {
+            refuseIfWatcherRuns();
+            undoHeld();
+            say("undone: " + home + " runs its bash scripts again");
+            return 0;
+        }
+    }
+
+    /** The scripts that are shims; refuses, before any change, when one has no original to restore. */
+    private List<String> shimsWithOriginals() throws Failure, IOException {
         List<String> shims = new ArrayList<>();
         List<String> orphans = new ArrayList<>();
         for (String script : BashHome.SCRIPTS) {
@@ -206,53 +270,121 @@ final class Adopt {
                     + rel(dir) + "; restore firstmate's own copy with git (git checkout -- bin/<script>),"
                     + " then run --undo again; nothing was changed");
         }
-        if (shims.isEmpty() && !Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            say(home + " is not adopted; nothing to undo");
-            return 0;
+        return shims;
+    }
+
+    /** Undo's changes, under our lock, after the watcher check. */
+    private void undoHeld() throws IOException {
+        Path note = dir.resolve(RECORD);
+        if (Files.exists(note, LinkOption.NOFOLLOW_LINKS)) {
+            step("remove " + rel(note));
+            Files.deleteIfExists(note);
         }
+        for (String script : BashHome.SCRIPTS) {
+            Path s = bin.resolve(script);
+            Path b = backup(script);
+            if (isShim(s)) {
+                // One rename restores the original over the shim and consumes the backup.
+                step("rename " + rel(b) + " to " + rel(s));
+                move(b, s);
+                syncDirectory(bin);
+                say("restored " + rel(s));
+            } else if (Files.exists(b, LinkOption.NOFOLLOW_LINKS)) {
+                // The script is not a shim (restored by hand, or git put a committed copy over the
+                // shim): the kept copy goes only when the script in place is the same bytes.
+                if (sameBytes(b, s)) {
+                    step("remove " + rel(b));
+                    Files.deleteIfExists(b);
+                } else {
+                    Path k = setAside(b);
+                    say(rel(s) + " in place differs from its kept original, so that original was kept as "
+                            + rel(k) + ": " + KEPT_ADVICE);
+                }
+            }
+        }
+        removeTemporaries();
+        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            List<String> left = listNames(dir);
+            List<String> keptNow = keptCopies();
+            if (left.isEmpty()) {
+                step("remove " + rel(dir));
+                try {
+                    Files.deleteIfExists(dir);
+                } catch (DirectoryNotEmptyException raced) {
+                    left = listNames(dir);
+                }
+            }
+            if (!left.isEmpty() && left.equals(keptNow)) {
+                say("left " + rel(dir) + " in place holding only kept copies (" + String.join(", ", keptNow) + "); "
+                        + KEPT_ADVICE);
+            } else if (!left.isEmpty()) {
+                err.println("fm-adopt: left " + rel(dir) + " in place: it holds files fm-adopt did not write ("
+                        + String.join(", ", left) + ")");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ update
+
+    /**
+     * Undo, fast-forward the home's checkout to its upstream, adopt again, all under our lock:
+     * the home's own self-update skips a dirty tree, and an adopted home is one. Every moment
+     * leaves each script an original or a shim with its original kept, as undo and adopt do;
+     * a failed pull or a failed adopt says in one line whether the home ended adopted or not.
+     */
+    int update() throws Failure, IOException, InterruptedException {
+        checkHome();
+        checkCheckout();
+        HomeGit git = new HomeGit(home);
+        java.util.Optional<String> why = git.whyNot();
+        if (why.isPresent()) throw new Failure("cannot --update " + home + ": " + why.get() + "; nothing was changed");
+        shimsWithOriginals();
         if (dryRun) {
             refuseIfWatcherRuns();
-            for (String script : BashHome.SCRIPTS) {
-                if (shims.contains(script)) say("would restore " + rel(bin.resolve(script)) + " from " + rel(backup(script)));
-            }
-            say("would remove " + rel(dir));
+            say("would undo, fast-forward " + home + " to " + git.upstream() + " (git pull --ff-only), then adopt it again");
             say("dry run: nothing changed");
             return 0;
         }
         try (FmLock.Held lock = takeLock()) {
             refuseIfWatcherRuns();
-            Path note = dir.resolve(RECORD);
-            if (Files.exists(note, LinkOption.NOFOLLOW_LINKS)) {
-                step("remove " + rel(note));
-                Files.deleteIfExists(note);
-            }
-            for (String script : BashHome.SCRIPTS) {
-                Path s = bin.resolve(script);
-                Path b = backup(script);
-                if (isShim(s)) {
-                    // One rename restores the original over the shim and consumes the backup.
-                    step("rename " + rel(b) + " to " + rel(s));
-                    move(b, s);
-                    syncDirectory(bin);
-                    say("restored " + rel(s));
-                } else if (Files.exists(b, LinkOption.NOFOLLOW_LINKS)) {
-                    // The script is an original again (restored by hand, or by git): this copy is stale.
-                    step("remove " + rel(b));
-                    Files.deleteIfExists(b);
+            String before = git.head();
+            // A signal between undo and adopt ends us with the home (partly) un-adopted: say how to finish.
+            Thread stopped = new Thread(() -> err.println("fm-adopt: stopped by a signal during --update; every script is"
+                    + " in place (an original, or a shim with its original kept): run " + updateCommand() + " to finish"));
+            Runtime.getRuntime().addShutdownHook(stopped);
+            try {
+                undoHeld();
+                step("git pull --ff-only in " + home);
+                HomeGit.Outcome pulled = git.pullFastForward();
+                String after = git.head();
+                String failed = pulled.ok() ? null : "update failed: git pull --ff-only in " + home + ": " + pulled.reason();
+                if (failed == null) {
+                    say(before.equals(after) ? home + " is already at its upstream's " + HomeGit.brief(after)
+                            : "updated " + home + " from " + HomeGit.brief(before) + " to " + HomeGit.brief(after)
+                            + " (git pull --ff-only)");
                 }
-            }
-            removeTemporaries();
-            if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                step("remove " + rel(dir));
                 try {
-                    Files.deleteIfExists(dir);
-                } catch (DirectoryNotEmptyException e) {
-                    err.println("fm-adopt: left " + rel(dir) + " in place: it holds files fm-adopt did not write ("
-                            + String.join(", ", listNames(dir)) + ")");
+                    checkHome();
+                    refuseIfWatcherRuns();
+                    adoptHeld();
+                } catch (Failure | IOException e) {
+                    throw new Failure((failed != null ? failed + "; then" : "updated " + home + " to " + HomeGit.brief(after)
+                            + ", but") + " adopting it again failed (" + e.getMessage() + "), so " + home
+                            + " is un-adopted (its bash scripts run): fix that, then run " + updateCommand());
+                }
+                if (failed != null) {
+                    throw new Failure(failed + "; " + home + " is adopted again, as before, at " + HomeGit.brief(after)
+                            + ": make its branch a fast-forward of its upstream (git -C " + quote(home.toString())
+                            + " status), then run " + updateCommand());
+                }
+                return 0;
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(stopped);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs: it is the truth then
                 }
             }
-            say("undone: " + home + " runs its bash scripts again");
-            return 0;
         }
     }
 
@@ -349,11 +481,17 @@ final class Adopt {
         return "This firstmate home is adopted by the Java port in " + checkout + ":\n"
                 + "its bin/fm-watch.sh, bin/fm-watch-arm.sh, bin/fm-wake-drain.sh and bin/fm-guard.sh are shims,\n"
                 + "and the bash originals are kept here, byte for byte.\n"
-                + "Undo: " + undoCommand() + "\n";
+                + "Undo: " + undoCommand() + "\n"
+                + "firstmate's self-update (bin/fm-update.sh) skips a home while it is adopted (its tree is dirty).\n"
+                + "Update: " + updateCommand() + "\n";
     }
 
     private String undoCommand() {
         return quote(checkout.resolve("fm-adopt.java").toString()) + " --undo --home " + quote(home.toString());
+    }
+
+    private String updateCommand() {
+        return quote(checkout.resolve("fm-adopt.java").toString()) + " --update --home " + quote(home.toString());
     }
 
     /** Single-quoted for sh: safe for every byte but NUL, which no path holds. */
@@ -364,6 +502,42 @@ final class Adopt {
     // ------------------------------------------------------------------ files
 
     private Path backup(String script) { return dir.resolve(script); }
+
+    /** What to do about a copy set aside: it is the user's to compare and remove. */
+    static final String KEPT_ADVICE = "compare it with what is in place and remove it once you no longer need it";
+    /** A copy set aside: {@code <script>.kept-<UTC time>}, a counter after it if a second one comes in that second. */
+    static final java.util.regex.Pattern KEPT = java.util.regex.Pattern.compile(".+\\.kept-\\d{8}T\\d{6}Z(-\\d+)?");
+    private static final java.time.format.DateTimeFormatter KEPT_TIME =
+            java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(java.time.ZoneOffset.UTC);
+
+    /**
+     * Renames a kept original that must not be lost to a free {@code .kept-} name: one rename, so
+     * a kill leaves it under one name or the other. Free, since only a run holding our lock
+     * writes in the directory.
+     */
+    private Path setAside(Path copy) throws IOException {
+        String base = copy.getFileName() + ".kept-" + KEPT_TIME.format(java.time.Instant.now());
+        Path kept = dir.resolve(base);
+        for (int n = 2; Files.exists(kept, LinkOption.NOFOLLOW_LINKS); n++) kept = dir.resolve(base + "-" + n);
+        step("rename " + rel(copy) + " to " + rel(kept));
+        move(copy, kept);
+        syncDirectory(dir);
+        return kept;
+    }
+
+    /** The copies set aside so far, by name. */
+    private List<String> keptCopies() throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) return List.of();
+        List<String> kept = new ArrayList<>();
+        for (String n : listNames(dir)) {
+            if (KEPT.matcher(n).matches()) kept.add(n);
+        }
+        return kept;
+    }
+
+    private static boolean sameBytes(Path a, Path b) throws IOException {
+        return Files.mismatch(a, b) == -1;
+    }
 
     private Path temporary(String name) {
         return dir.resolve("." + name + "." + ProcessHandle.current().pid() + ".tmp");

@@ -181,8 +181,17 @@ class AdoptTest {
 
     private Map<String, String> homeWithoutState() throws IOException {
         Map<String, String> m = snapshot(home);
-        m.keySet().removeIf(k -> k.equals("state") || k.startsWith("state/"));
+        m.keySet().removeIf(k -> k.equals("state") || k.startsWith("state/") || k.equals(".git") || k.startsWith(".git/"));
         return m;
+    }
+
+    /** Adopt's last line: how to undo, and that the home's self-update skips it until --update. */
+    private String adoptedLine() {
+        String cmd = "'" + TestKit.root().resolve("fm-adopt.java") + "'";
+        String h = "'" + home.toString().replace("'", "'\\''") + "'";
+        return "fm-adopt: adopted " + home + "; undo with: " + cmd + " --undo --home " + h
+                + "; firstmate's self-update (bin/fm-update.sh) skips this home while adopted, so update it with: "
+                + cmd + " --update --home " + h + "\n";
     }
 
     private static String sha(byte[] b) {
@@ -195,6 +204,59 @@ class AdoptTest {
 
     private static List<String> stderrLines(TestKit.Result r) {
         return r.stderr().isEmpty() ? List.of() : List.of(r.stderr().split("\n"));
+    }
+
+    /** The one copy kept aside for {@code script} under a {@code .kept-<UTC time>} name. */
+    private String keptName(String script) throws IOException {
+        List<String> kept = listNames(bin.resolve(".fm-adopt")).stream().filter(n -> KEPT.matcher(n).matches()
+                && n.startsWith(script + ".kept-")).toList();
+        assertEquals(1, kept.size(), "kept copies of " + script + ": " + kept);
+        return kept.get(0);
+    }
+
+    private static final Pattern KEPT = Pattern.compile(".+\\.kept-\\d{8}T\\d{6}Z(-\\d+)?");
+
+    static List<String> listNames(Path d) throws IOException {
+        try (Stream<Path> s = Files.list(d)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /** Kept copies' names with their time taken out, so runs at different moments compare equal. */
+    private static Map<String, String> timeless(Map<String, String> m) {
+        Map<String, String> c = new TreeMap<>();
+        m.forEach((k, v) -> c.put(k.replaceAll("\\.kept-\\d{8}T\\d{6}Z(-\\d+)?$", ".kept-T"), v));
+        return c;
+    }
+
+    private static final Map<String, String> GIT_ENV = Map.of("GIT_AUTHOR_NAME", "fm test", "GIT_AUTHOR_EMAIL",
+            "fm@example.invalid", "GIT_COMMITTER_NAME", "fm test", "GIT_COMMITTER_EMAIL", "fm@example.invalid",
+            "GIT_CONFIG_NOSYSTEM", "1", "LC_ALL", "C");
+
+    /** git in {@code dir}, which must succeed. */
+    private TestKit.Result git(Path dir, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        TestKit.Result r = kit.run(cmd, GIT_ENV, null, LIMIT);
+        assertEquals(0, r.exit(), "git " + String.join(" ", args) + ": " + r.stdout() + r.stderr());
+        return r;
+    }
+
+    /**
+     * Makes the home what a user's firstmate home is: a clone of an upstream, on a branch that
+     * tracks it. Returns the bare upstream.
+     */
+    private Path gitHome() throws IOException {
+        Files.writeString(home.resolve(".gitignore"), "state/\ncalls.log\n");
+        git(home, "init", "-q", "-b", "main");
+        git(home, "add", "-A");
+        git(home, "commit", "-q", "-m", "firstmate");
+        Path up = kit.tempDir("fm-upstream").resolve("up.git");
+        git(home, "clone", "-q", "--bare", home.toString(), up.toString());
+        git(home, "remote", "add", "origin", up.toString());
+        git(home, "fetch", "-q", "origin");
+        git(home, "branch", "-q", "-u", "origin/main");
+        return up;
     }
 
     // ------------------------------------------------------------------ adopt, and the adopted scripts
@@ -211,9 +273,7 @@ class AdoptTest {
         TestKit.Result r = adopt();
         assertEquals(0, r.exit(), r.stdout() + r.stderr());
         assertEquals("", r.stderr());
-        assertTrue(r.stdout().endsWith("fm-adopt: adopted " + home + "; undo with: '"
-                + TestKit.root().resolve("fm-adopt.java") + "' --undo --home '" + home.toString().replace("'", "'\\''") + "'\n"),
-                r.stdout());
+        assertTrue(r.stdout().endsWith(adoptedLine()), r.stdout());
         Map<String, String> adopted = snapshot(home);
         for (Map.Entry<String, String> e : before.entrySet()) {
             String name = e.getKey().startsWith("bin/") ? e.getKey().substring(4) : "";
@@ -343,7 +403,7 @@ class AdoptTest {
     }
 
     @Test
-    void aScriptRestoredByHandIsKeptAndItsStaleCopyRemoved() throws Exception {
+    void aScriptRestoredByHandIsKeptAndTheOlderDifferingCopyToo() throws Exception {
         Map<String, String> before = snapshot(home);
         assertEquals(0, adopt().exit());
         // `git checkout bin/fm-guard.sh` while adopted: an original again, newer than the kept one.
@@ -353,13 +413,209 @@ class AdoptTest {
         Files.move(guard.resolveSibling(".x"), guard, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         Map<String, String> expected = new TreeMap<>(before);
         expected.put("bin/fm-guard.sh", snapshot(home).get("bin/fm-guard.sh"));
-        // Adopt again keeps the newer original; undo then gives it back.
+        // Adopt again keeps the newer original, and the older kept one under a name of its own.
         TestKit.Result r = adopt();
         assertEquals(0, r.exit(), r.stderr());
         assertTrue(r.stdout().contains("bin/fm-guard.sh now runs"), r.stdout());
         assertEquals(expected.get("bin/fm-guard.sh"), snapshot(home).get("bin/.fm-adopt/fm-guard.sh"));
-        assertEquals(0, adopt("--undo").exit());
-        assertEquals(expected, snapshot(home));
+        String kept = keptName("fm-guard.sh");
+        assertEquals(before.get("bin/fm-guard.sh"), snapshot(home).get("bin/.fm-adopt/" + kept), "the older copy, byte for byte");
+        assertTrue(r.stdout().contains("fm-adopt: the older kept original of bin/fm-guard.sh differs from the one in place,"
+                + " so it was kept as bin/.fm-adopt/" + kept + ": "), r.stdout());
+        // Undo gives the newer one back and leaves the directory holding only that kept copy.
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stderr());
+        assertEquals("", u.stderr());
+        assertTrue(u.stdout().contains("fm-adopt: left bin/.fm-adopt in place holding only kept copies (" + kept + ")"),
+                u.stdout());
+        expected.put("bin/.fm-adopt/" + kept, before.get("bin/fm-guard.sh"));
+        Map<String, String> now = snapshot(home);
+        assertTrue(now.remove("bin/.fm-adopt").startsWith("dir "));
+        assertEquals(expected, now);
+        // Undone already: the kept copy is named, never removed.
+        TestKit.Result again = adopt("--undo");
+        assertEquals(0, again.exit(), again.stderr());
+        assertTrue(again.stdout().startsWith("fm-adopt: " + home + " is not adopted; nothing to undo (bin/.fm-adopt holds"
+                + " kept copies only: " + kept), again.stdout());
+        assertTrue(Files.exists(bin.resolve(".fm-adopt").resolve(kept)));
+    }
+
+    @Test
+    void undoRemovesAKeptOriginalOnlyWhenTheScriptInPlaceIsByteIdentical() throws Exception {
+        Map<String, String> before = snapshot(home);
+        assertEquals(0, adopt().exit());
+        // fm-guard.sh is its original again, byte for byte; fm-watch.sh is a different script.
+        Path guard = bin.resolve("fm-guard.sh");
+        Files.write(guard, Files.readAllBytes(bin.resolve(".fm-adopt/fm-guard.sh")));
+        Path watch = bin.resolve("fm-watch.sh");
+        Files.writeString(watch, "#!/usr/bin/env bash\necho 'put here by someone else'\n");
+        Map<String, String> inPlace = snapshot(home);
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stderr());
+        String kept = keptName("fm-watch.sh");
+        assertTrue(u.stdout().contains("fm-adopt: bin/fm-watch.sh in place differs from its kept original, so that original"
+                + " was kept as bin/.fm-adopt/" + kept + ": "), u.stdout());
+        assertEquals(1, u.stdout().split("bin/.fm-adopt/" + kept, -1).length - 1, "named in one line: " + u.stdout());
+        assertFalse(u.stdout().contains("fm-guard.sh in place differs"), u.stdout());
+        assertTrue(u.stdout().endsWith("fm-adopt: undone: " + home + " runs its bash scripts again\n"), u.stdout());
+        Map<String, String> now = snapshot(home);
+        assertEquals(before.get("bin/fm-watch.sh"), now.get("bin/.fm-adopt/" + kept), "the original, kept");
+        assertEquals(inPlace.get("bin/fm-watch.sh"), now.get("bin/fm-watch.sh"), "what was in place stays");
+        assertEquals(before.get("bin/fm-guard.sh"), now.get("bin/fm-guard.sh"));
+        assertEquals(List.of(kept), listNames(bin.resolve(".fm-adopt")), "the identical copy went, the differing one stayed");
+    }
+
+    @Test
+    void undoNeverDeletesTheOnlyCopyOfAnEditThatGitStashPutHeadsScriptOver() throws Exception {
+        // A firstmate clone with an uncommitted edit to one of its scripts.
+        gitHome();
+        Path guard = bin.resolve("fm-guard.sh");
+        String edited = fakeTool("fm-guard.sh") + "# my uncommitted edit\n";
+        Files.writeString(guard, edited);
+        TestKit.Result a = adopt();
+        assertEquals(0, a.exit(), a.stderr());
+        assertEquals(edited, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), "the edit lives only here now");
+        // `git stash` stashes the shims' diffs and puts HEAD's scripts over them.
+        git(home, "stash", "-q");
+        assertEquals(fakeTool("fm-guard.sh"), Files.readString(guard));
+        TestKit.Result u = adopt("--undo");
+        assertEquals(0, u.exit(), u.stdout() + u.stderr());
+        assertEquals("", u.stderr());
+        String kept = keptName("fm-guard.sh");
+        assertEquals(edited, Files.readString(bin.resolve(".fm-adopt").resolve(kept)), "the edit survives");
+        assertTrue(u.stdout().contains("fm-adopt: bin/fm-guard.sh in place differs from its kept original, so that original"
+                + " was kept as bin/.fm-adopt/" + kept + ": "), u.stdout());
+        assertEquals(List.of(kept), listNames(bin.resolve(".fm-adopt")));
+        assertTrue(u.stdout().contains("fm-adopt: left bin/.fm-adopt in place holding only kept copies (" + kept + ")"),
+                u.stdout());
+        for (String s : SCRIPTS) assertEquals(s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s), Files.readString(bin.resolve(s)));
+    }
+
+    // ------------------------------------------------------------------ --update
+
+    /** A clone of the upstream to push from, as firstmate's maintainers do. */
+    private Path pushUpstream(Path up, String message, String guard, String agents) throws IOException {
+        Path dev = kit.tempDir("fm-dev").resolve("dev");
+        git(home, "clone", "-q", up.toString(), dev.toString());
+        if (guard != null) Files.writeString(dev.resolve("bin/fm-guard.sh"), guard);
+        Files.writeString(dev.resolve("AGENTS.md"), agents);
+        git(dev, "commit", "-q", "-am", message);
+        git(dev, "push", "-q", "origin", "main");
+        return dev;
+    }
+
+    private String head(Path repo) throws IOException {
+        return git(repo, "rev-parse", "HEAD").stdout().strip();
+    }
+
+    @Test
+    void updateFastForwardsAnAdoptedHomeFromItsUpstreamAndAdoptsItAgain() throws Exception {
+        Path up = gitHome();
+        String old = head(home);
+        TestKit.Result a = adopt();
+        assertEquals(0, a.exit(), a.stderr());
+        assertTrue(a.stdout().endsWith(adoptedLine()), a.stdout());
+        // What firstmate's self-update sees: a dirty working tree, so it skips this home.
+        assertEquals(List.of(" M bin/fm-guard.sh", " M bin/fm-wake-drain.sh", " M bin/fm-watch-arm.sh", " M bin/fm-watch.sh",
+                "?? bin/.fm-adopt/"), git(home, "status", "--porcelain").lines().stream().sorted().toList());
+
+        // Upstream fixes the guard and changes another file.
+        String fixed = fakeTool("fm-guard.sh") + "# upstream's fix\n";
+        pushUpstream(up, "a fix", fixed, "run bin/fm-watch-arm.sh, now updated\n");
+        String target = git(up, "rev-parse", "main").stdout().strip();
+        assertNotEquals(old, target);
+
+        TestKit.Result u = adopt("--update");
+        assertEquals(0, u.exit(), u.stdout() + u.stderr());
+        assertEquals("", u.stderr());
+        assertEquals(target, head(home), "the home is at upstream's commit");
+        assertEquals("run bin/fm-watch-arm.sh, now updated\n", Files.readString(home.resolve("AGENTS.md")));
+        assertEquals(fixed, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), "the new script is the kept original");
+        for (String s : SCRIPTS) {
+            assertTrue(Files.readString(bin.resolve(s)).startsWith("#!/bin/sh\n# fm-adopt shim:"), s + " is a shim again");
+        }
+        assertTrue(u.stdout().contains("fm-adopt: updated " + home + " from " + old.substring(0, 12) + " to "
+                + target.substring(0, 12) + " (git pull --ff-only)\n"), u.stdout());
+        assertTrue(u.stdout().endsWith(adoptedLine()), u.stdout());
+        TestKit.Result again = adopt();
+        assertTrue(again.stdout().contains("is already adopted"), again.stdout());
+        assertEquals(List.of(" M bin/fm-guard.sh", " M bin/fm-wake-drain.sh", " M bin/fm-watch-arm.sh", " M bin/fm-watch.sh",
+                "?? bin/.fm-adopt/"), git(home, "status", "--porcelain").lines().stream().sorted().toList(),
+                "nothing but adoption is left changed");
+        // Already current: still adopted, said so.
+        TestKit.Result current = adopt("--update");
+        assertEquals(0, current.exit(), current.stderr());
+        assertTrue(current.stdout().contains("fm-adopt: " + home + " is already at its upstream's "
+                + target.substring(0, 12) + "\n"), current.stdout());
+        assertTrue(current.stdout().endsWith(adoptedLine()), current.stdout());
+    }
+
+    @Test
+    void updateIsRefusedWhileAWatcherRunsAndAFailedPullLeavesTheHomeAdopted() throws Exception {
+        Path up = gitHome();
+        assertEquals(0, adopt().exit());
+        Path dev = pushUpstream(up, "a fix", fakeTool("fm-guard.sh") + "# upstream's fix\n", "updated\n");
+        String local = head(home);
+
+        // A bash watcher of the home (its original script, run directly) is running: refused, not signalled.
+        Map<String, String> env = fixture.env("FM_HOME", home.toString());
+        TestKit.Lines watcher = new TestKit.Lines(kit.start(List.of(bin.resolve(".fm-adopt/fm-watch.sh").toString()), env, home));
+        long pid = watcher.process.pid();
+        assertEquals("bash watcher pid " + pid, watcher.next(LIMIT));
+        Map<String, String> adopted = homeWithoutState();
+        TestKit.Result r = adopt("--update");
+        assertEquals(1, r.exit(), r.stdout() + r.stderr());
+        assertEquals("", r.stdout());
+        assertEquals(1, stderrLines(r).size(), r.stderr());
+        assertTrue(r.stderr().startsWith("fm-adopt: refusing: a watcher of " + home + " is running (pid " + pid + ", "), r.stderr());
+        assertEquals(adopted, homeWithoutState(), "nothing changed");
+        assertEquals(local, head(home));
+        assertTrue(watcher.process.isAlive(), "never signalled");
+        watcher.process.destroy();
+        assertEquals(143, watcher.exit(LIMIT));
+        // The test double, run from its kept place, logged its call beside itself.
+        Files.delete(bin.resolve(".fm-adopt/calls.log"));
+
+        // The home's branch has a commit upstream lacks, and upstream moved on: no fast-forward.
+        Files.writeString(home.resolve("mine.txt"), "a local note\n");
+        git(home, "add", "mine.txt");
+        git(home, "commit", "-q", "-m", "a local note", "--", "mine.txt");
+        String diverged = head(home);
+        adopted = homeWithoutState();
+        TestKit.Result f = adopt("--update");
+        assertEquals(1, f.exit(), f.stdout() + f.stderr());
+        assertEquals(1, stderrLines(f).size(), f.stderr());
+        assertTrue(f.stderr().startsWith("fm-adopt: update failed: git pull --ff-only in " + home + ": "), f.stderr());
+        assertTrue(f.stderr().contains("; " + home + " is adopted again, as before, at " + diverged.substring(0, 12)
+                + ": make its branch a fast-forward of its upstream (git -C "), f.stderr());
+        assertEquals(adopted, homeWithoutState(), "adopted again, byte for byte");
+        assertEquals(diverged, head(home));
+        assertNotEquals(head(dev), head(home));
+    }
+
+    @Test
+    void anUpdateThatCannotAdoptAgainSaysTheHomeIsUnAdoptedAndWhatToRun() throws Exception {
+        Path up = gitHome();
+        assertEquals(0, adopt().exit());
+        // Upstream drops the library the scripts source: the pulled home is no firstmate home to adopt.
+        Path dev = kit.tempDir("fm-dev").resolve("dev");
+        git(home, "clone", "-q", up.toString(), dev.toString());
+        git(dev, "rm", "-q", "bin/fm-wake-lib.sh");
+        git(dev, "commit", "-q", "-m", "library moved");
+        git(dev, "push", "-q", "origin", "main");
+        TestKit.Result u = adopt("--update");
+        assertEquals(1, u.exit(), u.stdout() + u.stderr());
+        assertEquals(1, stderrLines(u).size(), u.stderr());
+        String cmd = "'" + TestKit.root().resolve("fm-adopt.java") + "'";
+        assertTrue(u.stderr().startsWith("fm-adopt: updated " + home + " to " + head(dev).substring(0, 12)
+                + ", but adopting it again failed (" + home + " is not a firstmate home: missing bin/fm-wake-lib.sh;"), u.stderr());
+        assertTrue(u.stderr().endsWith(", so " + home + " is un-adopted (its bash scripts run): fix that, then run " + cmd
+                + " --update --home '" + home.toString().replace("'", "'\\''") + "'\n"), u.stderr());
+        assertEquals(head(dev), head(home));
+        for (String s : SCRIPTS) {
+            assertEquals(s.equals("fm-watch.sh") ? fakeWatcher() : fakeTool(s), Files.readString(bin.resolve(s)), s + " is its original");
+        }
+        assertFalse(Files.exists(bin.resolve(".fm-adopt")));
     }
 
     // ------------------------------------------------------------------ a running watcher
@@ -510,9 +766,22 @@ class AdoptTest {
         assertEquals(1, stderrLines(r).size(), r.stderr());
         assertTrue(r.stderr().startsWith("fm-adopt: bin/fm-guard.sh is not a regular file"), r.stderr());
         assertEquals(before, snapshot(home));
-        // Usage errors exit 2.
+        // Usage errors exit 2, contradictory modes too.
         TestKit.Result u = kit.run(TestKit.command("fm-adopt.java", "--bogus"), Map.of(), null, LIMIT);
         assertEquals(2, u.exit());
+        TestKit.Result both = kit.run(TestKit.command("fm-adopt.java", "--home", home.toString(), "--undo", "--update"),
+                Map.of(), null, LIMIT);
+        assertEquals(2, both.exit(), both.stderr());
+        assertTrue(both.stderr().contains("--undo, --update are mutually exclusive"), both.stderr());
+        // --update needs a git checkout: refused before anything changes.
+        Files.delete(bin.resolve("fm-guard.sh"));
+        Files.move(home.resolve("guard-elsewhere.sh"), bin.resolve("fm-guard.sh"));
+        before = snapshot(home);
+        TestKit.Result notGit = adopt("--update");
+        assertEquals(1, notGit.exit(), notGit.stdout() + notGit.stderr());
+        assertEquals(List.of("fm-adopt: cannot --update " + home + ": it is not the top of a git checkout; nothing was changed"),
+                stderrLines(notGit));
+        assertEquals(before, snapshot(home));
         TestKit.Result none = kit.run(TestKit.command("fm-adopt.java"), Map.of(), null, LIMIT);
         assertEquals(2, none.exit());
         assertEquals("fm-adopt: which home? pass --home <dir> or set FM_HOME (see --help)\n", none.stderr());
@@ -578,6 +847,97 @@ class AdoptTest {
         }
         // The note, four renames, the directory.
         assertEquals(1 + 4 + 1, moments);
+    }
+
+    @Test
+    void aKillBetweenAnyTwoChangesOfAnUndoThatKeepsACopyLosesNoCopyAndAReRunFinishes() throws Exception {
+        assertEquals(0, adopt().exit());
+        byte[] other = "#!/usr/bin/env bash\necho 'put here by git'\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(bin.resolve("fm-guard.sh"), other);
+        Tree adopted = Tree.of(home);
+        TestKit.Result clean = adopt("--undo");
+        assertEquals(0, clean.exit(), clean.stderr());
+        Map<String, String> undone = timeless(snapshot(home));
+        assertTrue(undone.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), undone.toString());
+        int moments = 0;
+        for (int n = 1; ; n++) {
+            adopted.restore(home);
+            if (!killedAtStep(n, "--undo")) break;
+            moments++;
+            assertNoCopyLost("undo killed before change " + n, other, adopted.files.get("bin/.fm-adopt/fm-guard.sh"));
+            TestKit.Result r = adopt("--undo");
+            assertEquals(0, r.exit(), "re-run after a kill before change " + n + ": " + r.stderr());
+            assertEquals(undone, timeless(snapshot(home)), "re-run after a kill before change " + n);
+        }
+        // The note, three renames, the copy set aside (the directory stays, holding it).
+        assertEquals(1 + 3 + 1, moments);
+    }
+
+    @Test
+    void aKillBetweenAnyTwoChangesOfAnAdoptThatKeepsTheOlderCopyLosesNoCopyAndAReRunFinishes() throws Exception {
+        assertEquals(0, adopt().exit());
+        byte[] older = Files.readAllBytes(bin.resolve(".fm-adopt/fm-guard.sh"));
+        byte[] newer = (fakeTool("fm-guard.sh") + "# newer\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(bin.resolve("fm-guard.sh"), newer);
+        Tree start = Tree.of(home);
+        TestKit.Result clean = adopt();
+        assertEquals(0, clean.exit(), clean.stderr());
+        Map<String, String> finished = timeless(snapshot(home));
+        assertTrue(finished.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), finished.toString());
+        int moments = 0;
+        for (int n = 1; ; n++) {
+            start.restore(home);
+            if (!killedAtStep(n)) break;
+            moments++;
+            assertNoCopyLost("adopt killed before change " + n, older, newer);
+            TestKit.Result r = adopt();
+            assertEquals(0, r.exit(), "re-run after a kill before change " + n + ": " + r.stderr());
+            assertEquals(finished, timeless(snapshot(home)), "re-run after a kill before change " + n);
+        }
+        // Link, the older copy set aside, rename, the shim's write and rename (the note is already right).
+        assertEquals(5, moments);
+    }
+
+    @Test
+    void aKillAroundTheUpdatesPullLeavesTheHomeAdoptedOrUnAdoptedAndAReRunFinishes() throws Exception {
+        Path up = gitHome();
+        assertEquals(0, adopt().exit());
+        byte[] older = Files.readAllBytes(bin.resolve(".fm-adopt/fm-guard.sh"));
+        String fixed = fakeTool("fm-guard.sh") + "# upstream's fix\n";
+        pushUpstream(up, "a fix", fixed, "updated\n");
+        String target = git(up, "rev-parse", "main").stdout().strip();
+        Tree adopted = Tree.of(home);
+        // Undo's changes are the note, four renames and the directory; then the pull; then adopt's mkdir.
+        for (int n : new int[] {6, 7, 8}) {
+            adopted.restore(home);
+            assertTrue(killedAtStep(n, "--update"), "--update made fewer than " + n + " changes");
+            String when = "--update killed before change " + n;
+            // After the pull the older script is upstream's history; the new one must be on disk.
+            assertNoCopyLost(when, n <= 7 ? older : fixed.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            assertArrayEquals(n <= 7 ? adopted.files.get(".git/refs/heads/main") : (target + "\n").getBytes(),
+                    Files.readAllBytes(home.resolve(".git/refs/heads/main")), when + ": the pull ran or not, whole");
+            TestKit.Result r = adopt("--update");
+            assertEquals(0, r.exit(), when + ", then re-run: " + r.stdout() + r.stderr());
+            assertEquals(target, head(home), when);
+            assertEquals(fixed, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), when);
+            assertTrue(adopt().stdout().contains("is already adopted"), when);
+        }
+    }
+
+    /** Every script is there, every shim has its original kept, and each of {@code copies} is a file under bin/. */
+    private void assertNoCopyLost(String when, byte[]... copies) throws IOException {
+        Map<String, String> now = snapshot(home);
+        for (String s : SCRIPTS) {
+            assertTrue(Files.isRegularFile(bin.resolve(s)), when + ": bin/" + s + " is missing");
+            if (Files.readString(bin.resolve(s)).startsWith("#!/bin/sh\n# fm-adopt shim:")) {
+                assertTrue(Files.isRegularFile(bin.resolve(".fm-adopt").resolve(s)), when + ": the shim's original is not kept");
+            }
+        }
+        for (byte[] c : copies) {
+            String h = sha(c);
+            assertTrue(now.entrySet().stream().anyMatch(e -> e.getKey().startsWith("bin/") && e.getValue().endsWith(" " + h)),
+                    when + ": a copy is lost: " + now);
+        }
     }
 
     /** Each script is there, and is its original (mode included) or a shim whose original is kept. */
