@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Arm.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Arm.java
 //MAIN FmWatchArm
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -Xss512k -XX:MaxMetaspaceSize=64m -XX:-UsePerfData
 //JAVAC_OPTIONS -XDstringConcat=inline
@@ -22,14 +22,14 @@
  * about as much as the rest of the arm's start (README, Start-up). Usage errors exit 2.
  */
 class FmWatchArm {
-    static final String VERSION = "fm-watch-arm 0.1.0";
     static final String USAGE = """
-            Usage: fm-watch-arm.java [--attach] [--restart] [-h | --help] [-V | --version]
+            Usage: fm-watch-arm.java [--attach | --restart] [-h | --help] [-V | --version]
             Start, confirm or restart this home's watcher and report its true state in one line.
                   --attach    Behind a healthy watcher, stay attached until its cycle ends (exit 0).
                   --restart   Stop this home's watcher (only if proven ours), then start a fresh one.
-              -h, --help      Show this help message and exit.
-              -V, --version   Print version information and exit.""";
+              -h, --help      Show this help and exit.
+              -V, --version   Print the version and exit.
+            """ + Cli.HOME_HELP;
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -47,7 +47,7 @@ class FmWatchArm {
                     return 0;
                 }
                 case "-V", "--version" -> {
-                    System.out.println(VERSION);
+                    System.out.println(Cli.version("fm-watch-arm"));
                     return 0;
                 }
                 default -> {
@@ -56,6 +56,12 @@ class FmWatchArm {
                     return 2;
                 }
             }
+        }
+        if (attach && restart) {
+            // --restart starts a fresh watcher, --attach never starts one: no arm can do both.
+            System.err.println("fm-watch-arm: --attach and --restart contradict each other; give one of them");
+            System.err.println(USAGE);
+            return 2;
         }
         return arm(attach, restart);
     }
