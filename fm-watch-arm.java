@@ -9,11 +9,13 @@
  * fm-watch-arm: the one way to (re)start this home's watcher; prints one status line.
  *
  *   watcher: started pid=<N> (beacon fresh)          then the wake's reason line; exit = the watcher's
+ *     (or "(beacon fresh; no task in flight)" when the home has no state/*.meta: it can only heartbeat)
  *   watcher: healthy pid=<N> (beacon <A>s)           one already runs; exit 0
  *   watcher: attached pid=<N> (beacon <A>s)          (--attach) stays until that cycle ends; exit 0
  *   watcher: replacing wedged pid=<N> (beacon <A>s)  our own watcher stopped beating; `started` follows
  *   watcher: FAILED - no live watcher with a fresh beacon   exit 1 (a reason line on stderr)
- * TERM/INT/HUP stop the watcher it runs and exit 143/130/129.
+ * TERM/INT/HUP stop the watcher it runs and exit 143/130/129. --attach with --restart is a usage
+ * error. On a terminal (stderr only) it says what a long wait is for (lib/Progress.java).
  * Knobs: FM_HOME, FM_STATE_OVERRIDE, FM_ARM_CONFIRM_TIMEOUT, FM_ARM_ATTACH_POLL, FM_GUARD_GRACE,
  * FM_WATCHER_STALE_GRACE, FM_BEACON_MAX_AGE, FM_BASH_WATCHER (the home's bash watcher, which it
  * may report healthy), and every knob of the watcher (fm-watch.java).
