@@ -91,6 +91,28 @@ class WaitNoticeTest {
     }
 
     @Test
+    void theSignalLingerIsAnnouncedOnATerminal() throws Exception {
+        Path out = fixture.home.resolve("arm.out");
+        Process arm = kit.start(List.of("script", "-qefc", "exec " + shell(TestKit.command("fm-watch-arm.java"))
+                + " >'" + out + "'", "/dev/null"), fixture.env("FM_SIGNAL_GRACE", "2"), fixture.home);
+        assertTrue(TestKit.waitFor(LIMIT, () -> {
+            try {
+                return Files.exists(out) && Files.readString(out).startsWith("watcher: started pid=");
+            } catch (IOException e) {
+                return false;
+            }
+        }), "the arm never said started");
+        fixture.write("t.status", "done\n");
+        TestKit.Result shown = TestKit.finish(arm, LIMIT);
+        assertEquals(0, shown.exit(), shown.stdout());
+        assertEquals("a status file changed; waiting 2 s (FM_SIGNAL_GRACE) for more before the wake\u2026\n",
+                shown.stdout().replace("\r", ""));
+        List<String> stdout = Files.readAllLines(out);
+        assertTrue(stdout.size() == 2 && stdout.get(1).startsWith("signal: ") && stdout.get(1).endsWith("t.status"),
+                "stdout carries the status and reason lines only: " + stdout);
+    }
+
+    @Test
     void anArmWhoseStderrIsNotATerminalSaysNothingExtra() throws Exception {
         // stdin and stdout on a terminal, stderr to a file: System.console() would say "a terminal" here.
         Process frozen = frozenWatcher();
