@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmProc.java lib/StateFiles.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmProc.java lib/StateFiles.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 
 import java.io.IOException;
@@ -690,7 +690,25 @@ final class FmLock {
         System.exit(cli(args));
     }
 
+    static final String USAGE = "Usage: FmLock.java try-acquire <lock> [--hold <seconds>] | FmLock.java identity <pid>";
+    static final String HELP = USAGE + """
+
+            Take a single-winner lock as the watcher does, or print a process's identity line.
+              try-acquire <lock>   Print "acquired pid=<N>" (exit 0, held for --hold seconds) or "held pid=<N>" (exit 1).
+              identity <pid>       Print the identity line a lock records for that process (exit 1: no such process).
+              -h, --help           Show this help and exit.
+              -V, --version        Print the version and exit.
+            No home: FM_HOME is not read; the lock is the path given. Usage errors exit 2.""";
+
     static int cli(String[] args) {
+        if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.println(HELP);
+            return 0;
+        }
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            System.out.println(Cli.version("FmLock"));
+            return 0;
+        }
         if (args.length >= 1 && args[0].equals("identity")) {
             if (args.length != 2) return usage("identity takes exactly one pid");
             OptionalLong pid = FmProc.parsePid(args[1]);
@@ -756,7 +774,7 @@ final class FmLock {
 
     private static int usage(String why) {
         System.err.println("fm-lock: " + why);
-        System.err.println("usage: FmLock.java try-acquire <lock> [--hold <seconds>] | FmLock.java identity <pid>");
+        System.err.println(USAGE);
         return 2;
     }
 }

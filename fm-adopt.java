@@ -1,7 +1,7 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Adopt.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Adopt.java
 //MAIN FmAdopt
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 
@@ -32,9 +32,11 @@ import picocli.CommandLine.Option;
  * Knobs: FM_HOME (the home when --home is not given), FM_STATE_OVERRIDE (where its watcher's
  * lock is), FM_LOCK_STALE_AFTER, FM_DEBUG (each change on stderr; stack traces).
  */
-@Command(name = "fm-adopt", mixinStandardHelpOptions = true, version = "fm-adopt 0.1.0",
+// A wide help, so that each sentence stays on one line as in the other commands' help.
+@Command(name = "fm-adopt.java", mixinStandardHelpOptions = true, version = "fm-adopt " + Cli.VERSION, usageHelpWidth = 120,
         description = "Make a firstmate home's four bash scripts run this port (and --undo it, or --update its checkout),"
-                + " keeping the originals.")
+                + " keeping the originals.",
+        footer = "Home: --home, else FM_HOME, which must exist; FM_STATE_OVERRIDE says where its watcher's lock is.")
 class FmAdopt implements Callable<Integer> {
     @Option(names = "--home", paramLabel = "<dir>", description = "The firstmate home (default: FM_HOME).")
     String home;
@@ -62,6 +64,13 @@ class FmAdopt implements Callable<Integer> {
         if (dir == null || dir.isEmpty()) {
             System.err.println("fm-adopt: which home? pass --home <dir> or set FM_HOME (see --help)");
             return 2;
+        }
+        java.nio.file.Path named = java.nio.file.Path.of(dir).toAbsolutePath().normalize();
+        if (!java.nio.file.Files.isDirectory(named)) {
+            System.err.println("fm-adopt: the home " + named + " (" + (home != null ? "--home" : "FM_HOME") + ") "
+                    + (java.nio.file.Files.exists(named) ? "is not a directory" : "does not exist")
+                    + "; name an existing firstmate home");
+            return 1;
         }
         try {
             // The home is the one named here, whatever FM_HOME says; the checkout is this script's.

@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Guard.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Guard.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 
 import java.io.FileDescriptor;
@@ -21,18 +21,29 @@ import java.nio.charset.StandardCharsets;
  * Deliberately a plain main without picocli: it runs before every step, so start-up counts.
  */
 class FmGuard {
+    static final String HELP = """
+            Usage: fm-guard.java [-h | --help] [-V | --version]
+            Warn on stderr when tasks are in flight and no watcher has a fresh beacon, or wakes are queued.
+            Silent when all is well; always exits 0, even for an unknown argument (it says so).
+              -h, --help      Show this help and exit.
+              -V, --version   Print the version and exit.
+            """ + Cli.HOME_HELP;
     public static void main(String[] args) {
         // The banner is UTF-8 whatever the locale says; System.err would print "?" under LANG=C.
         PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
         Knobs knobs = Knobs.fromEnvironment();
         for (String a : args) {
             if (a.equals("--help") || a.equals("-h")) {
-                System.out.println("Usage: fm-guard.java   (no options) warns on stderr when tasks are in flight"
-                        + " and no watcher has a fresh beacon, or wakes are queued; always exits 0");
+                System.out.println(HELP);
                 return;
             }
-            err.println("fm-guard: ignoring argument '" + a + "' (fm-guard takes none)");
+            if (a.equals("--version") || a.equals("-V")) {
+                System.out.println(Cli.version("fm-guard"));
+                return;
+            }
         }
+        // A usage error would stop a harness's pre-step: say it, and still check.
+        for (String a : args) err.println("fm-guard: unknown argument '" + a + "' ignored (see --help); checking anyway");
         try {
             Guard.warn(FmHome.resolve(knobs), knobs, err);
         } catch (FmHome.Unresolved e) {

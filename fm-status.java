@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Status.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Status.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmStatus
 //JAVAC_OPTIONS -XDstringConcat=inline
@@ -19,8 +19,17 @@
  * spares the JVM spinning a method handle for every concatenation it meets the first time.
  */
 class FmStatus {
-    static final String USAGE = "usage: fm-status.java [--json]   says whether this home is supervised;"
-            + " exit 0 ok/idle, 1 needs action, 2 usage";
+    static final String USAGE = "Usage: fm-status.java [--json] [-h | --help] [-V | --version]";
+    static final String HELP = USAGE + """
+
+            Say whether this home's fleet is supervised right now, and since when not; changes nothing.
+                  --json      The same facts as one JSON object.
+              -h, --help      Show this help and exit.
+              -V, --version   Print the version and exit.
+            """ + Cli.HOME_HELP + """
+
+            Exit 0 ok/idle, 1 needs action (the next: line says what), 2 usage.
+            next: is the one safe thing to do; a pending queued wake always makes it the drain.""";
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -30,8 +39,10 @@ class FmStatus {
         boolean json = false;
         for (String a : args) {
             if (a.equals("--help") || a.equals("-h")) {
-                System.out.println(USAGE);
-                System.out.println("  next: is the one safe thing to do; a pending queued wake always makes it the drain.");
+                System.out.println(HELP);
+                return 0;
+            } else if (a.equals("--version") || a.equals("-V")) {
+                System.out.println(Cli.version("fm-status"));
                 return 0;
             } else if (a.equals("--json")) {
                 json = true;
@@ -46,7 +57,7 @@ class FmStatus {
         try {
             status = Status.of(FmHome.resolve(knobs), knobs);
         } catch (FmHome.Unresolved e) {
-            status = Status.unresolved(e.getMessage());
+            status = Status.unresolved(e);
         } catch (RuntimeException e) {
             System.err.println("fm-status: could not read the supervision state (" + e.getClass().getSimpleName()
                     + (knobs.debug() ? "" : "; FM_DEBUG=1 for detail") + "); run jbang fm-watch-arm.java to learn the watcher's state");

@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/WakeQueue.java lib/Guard.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/WakeQueue.java lib/Guard.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmWakeDrain
 
@@ -38,7 +38,11 @@ class FmWakeDrain {
     static int run(String[] args, Knobs knobs, OutputStream stdout, PrintStream err) {
         if (args.length > 0) {
             if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
-                System.out.println(usage());
+                System.out.println(HELP);
+                return 0;
+            }
+            if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+                System.out.println(Cli.version("fm-wake-drain"));
                 return 0;
             }
             err.println("fm-wake-drain: unexpected argument '" + args[0] + "'; it takes none (see --help)");
@@ -70,7 +74,12 @@ class FmWakeDrain {
         return 0;
     }
 
-    private static String usage() {
-        return "Usage: fm-wake-drain.java   (no options) prints the queued wakes, deduplicated, and empties the queue";
-    }
+    static final String HELP = """
+            Usage: fm-wake-drain.java [-h | --help] [-V | --version]
+            Print this home's queued wakes, deduplicated, empty the queue, then run the guard's check.
+              -h, --help      Show this help and exit.
+              -V, --version   Print the version and exit.
+            """ + Cli.HOME_HELP + """
+
+            Exit 0 drained (maybe nothing), 1 the drain failed (its records stay queued), 2 usage.""";
 }

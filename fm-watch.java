@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Watcher.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Watcher.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -XX:-UsePerfData
 //MAIN FmWatch
 
@@ -22,13 +22,25 @@
  * of ten windows included; README "Performance" has the measurements.
  */
 class FmWatch {
+    static final String USAGE = "Usage: fm-watch.java [-h | --help] [-V | --version]";
+    static final String HELP = USAGE + """
+
+            Run one watcher cycle for this home: block until a wake, record it, print its reason line.
+            Start it through fm-watch-arm.java, which reports the watcher's true state.
+              -h, --help      Show this help and exit.
+              -V, --version   Print the version and exit.
+            """ + Cli.HOME_HELP;
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
     static int run(String[] args) {
         if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
-            System.out.println("usage: fm-watch.java   (no arguments; blocks until a wake, prints its reason line)");
+            System.out.println(HELP);
+            return 0;
+        }
+        if (args.length == 1 && (args[0].equals("-V") || args[0].equals("--version"))) {
+            System.out.println(Cli.version("fm-watch"));
             return 0;
         }
         if (args.length > 0) {

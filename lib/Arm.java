@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java Ledger.java Watcher.java
+//SOURCES ../FmLock.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java Progress.java Watcher.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -77,11 +77,23 @@ final class Arm {
                     + ") and its first poll found no wake; check FM_GUARD_GRACE and the state directory");
             return say("watcher: FAILED - no live watcher with a fresh beacon", 1);
         }
-        say("watcher: started pid=" + me + " (beacon fresh)", 0);
+        say("watcher: started pid=" + me + " (beacon fresh" + (noTaskInFlight() ? "; no task in flight" : "") + ")", 0);
         try {
             return new Watcher(home, knobs).cycle(lock, out);
         } finally {
             lock.close();
+        }
+    }
+
+    /**
+     * A watcher for a home with no task in flight wakes only for heartbeats: worth saying, since
+     * a wrong FM_HOME or a fleet not registered yet looks exactly like this. Unreadable: say nothing.
+     */
+    private boolean noTaskInFlight() {
+        try {
+            return Guard.countTasks(home.state) == 0;
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -108,7 +120,9 @@ final class Arm {
      */
     private boolean replaceWedged(Health seen) throws InterruptedException {
         long pid = seen.pid().getAsLong();
-        long until = System.nanoTime() + knobs.beaconMaxAge().multipliedBy(2).toNanos();
+        Duration wait = knobs.beaconMaxAge().multipliedBy(2);
+        Progress.note("waiting up to " + seconds(wait) + " s for pid " + pid + "'s beacon\u2026");
+        long until = System.nanoTime() + wait.toNanos();
         while (System.nanoTime() < until) {
             Thread.sleep(STEP.toMillis());
             Health now = Health.of(home, knobs);
@@ -153,6 +167,8 @@ final class Arm {
     private void stop(long pid) {
         Optional<ProcessHandle> h = ProcessHandle.of(pid);
         if (h.isEmpty() || !Health.isOurs(home, home.watchLock(), pid)) return;
+        Progress.note("stopping pid " + pid + ": TERM, then KILL if it is still running after "
+                + seconds(TERM_GRACE) + " s\u2026");
         h.get().destroy();
         long until = System.nanoTime() + TERM_GRACE.toNanos();
         while (h.get().isAlive() && System.nanoTime() < until) FmProc.sleepQuietly(STEP.toMillis());
@@ -161,6 +177,12 @@ final class Arm {
             long killed = System.nanoTime() + TERM_GRACE.toNanos();
             while (h.get().isAlive() && System.nanoTime() < killed) FmProc.sleepQuietly(STEP.toMillis() / 2);
         }
+    }
+
+    /** Whole seconds, or one decimal when a knob asks for less than ten. */
+    private static String seconds(Duration d) {
+        double s = d.toMillis() / 1000.0;
+        return s == Math.rint(s) || s >= 10 ? Long.toString(Math.round(s)) : String.format(java.util.Locale.ROOT, "%.1f", s);
     }
 
     private static String healthyLine(Health h) {

@@ -13,6 +13,13 @@ import java.util.Optional;
  * alias, run from the checkout); else FM_HOME when it holds fm-watch.java. Every way of
  * running from one checkout therefore yields the same real path. When none applies we say
  * so and ask for FM_HOME instead of guessing.
+ *
+ * The home is FM_HOME, else FM_ROOT_OVERRIDE (the bash tools' name for it), else the checkout;
+ * FM_STATE_OVERRIDE moves only the state directory, never the home. The home must already
+ * exist: a typo in FM_HOME would otherwise become a fresh, empty home that every command calls
+ * idle while the real fleet goes unsupervised. For the same reason the directory that holds a
+ * FM_STATE_OVERRIDE must exist. The state directory itself may be missing: it is created, as
+ * the bash tools do.
  */
 final class FmHome {
     static final String WATCHER_SCRIPT = "fm-watch.java";
@@ -30,7 +37,15 @@ final class FmHome {
 
     /** A home that cannot be resolved; the message is one line for the user. */
     static final class Unresolved extends Exception {
-        Unresolved(String message) { super(message); }
+        /** A directory the user named that is not there (its knob in {@link #knob}), or null. */
+        final Path missing;
+        final String knob;
+        Unresolved(String message) { this(message, null, null); }
+        Unresolved(String message, Path missing, String knob) {
+            super(message);
+            this.missing = missing;
+            this.knob = knob;
+        }
     }
 
     static FmHome resolve(Knobs knobs) throws Unresolved {
@@ -46,11 +61,13 @@ final class FmHome {
 
     private static FmHome resolvePaths(Knobs knobs) throws Unresolved {
         Optional<Path> checkout = checkoutDir(knobs);
-        String homeVar = knobs.raw("FM_HOME");
-        if (homeVar == null) homeVar = knobs.raw("FM_ROOT_OVERRIDE");
+        String homeKnob = knobs.raw("FM_HOME") != null ? "FM_HOME" : "FM_ROOT_OVERRIDE";
+        String homeVar = knobs.raw(homeKnob);
         Path home;
         if (homeVar != null) {
             home = canonical(Path.of(homeVar));
+            mustBeDirectory(home, "the home", homeKnob,
+                    "set " + homeKnob + " to an existing firstmate home (a typo there leaves the real one unsupervised)");
         } else if (checkout.isPresent()) {
             home = checkout.get();
         } else {
@@ -63,7 +80,18 @@ final class FmHome {
         }
         String stateVar = knobs.raw("FM_STATE_OVERRIDE");
         Path state = stateVar != null ? Path.of(stateVar).toAbsolutePath().normalize() : home.resolve("state");
+        if (stateVar != null && state.getParent() != null) {
+            mustBeDirectory(canonical(state.getParent()), "the parent of the state directory", "FM_STATE_OVERRIDE",
+                    "set FM_STATE_OVERRIDE to a directory inside an existing one, or unset it");
+        }
         return new FmHome(home, state, checkout.get().resolve(WATCHER_SCRIPT));
+    }
+
+    /** Refuses a directory the user named that is not there: one line naming it, its knob and the fix. */
+    private static void mustBeDirectory(Path dir, String what, String knob, String fix) throws Unresolved {
+        if (Files.isDirectory(dir)) return;
+        throw new Unresolved(what + " " + dir + " (" + knob + ") " + (Files.exists(dir) ? "is not a directory" : "does not exist")
+                + "; " + fix, dir, knob);
     }
 
     /** For tests and tools that already know all three. */

@@ -103,6 +103,17 @@ final class Status {
         return s;
     }
 
+    /** A home (or state parent) the user named is not there: BLOCKED, and the next step says to correct it. */
+    static Status unresolved(FmHome.Unresolved e) {
+        Status s = unresolved(e.getMessage());
+        if (e.missing != null) {
+            Path where = e.missing.getParent() != null ? e.missing.getParent() : e.missing;
+            s.next = "ls -la " + sh(where) + "  # " + e.missing + " is not there: correct " + e.knob
+                    + ", then run " + STATUS + " again";
+        }
+        return s;
+    }
+
     // ------------------------------------------------------------------ the look
 
     static Status of(FmHome home, Knobs knobs) {

@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java StateFiles.java WakeQueue.java Wake.java
+//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java Progress.java StateFiles.java WakeQueue.java Wake.java
 //SOURCES Checks.java Signals.java Panes.java Heartbeat.java SignalWatch.java Ledger.java
 
 import java.io.IOException;
@@ -315,6 +315,10 @@ final class Watcher {
 
     /** The signal linger: the full grace, in slices, each one a sign of life. */
     private void linger(Duration grace) {
+        if (grace.toSeconds() >= 2) {
+            Progress.note("a status file changed; waiting " + grace.toSeconds()
+                    + " s (FM_SIGNAL_GRACE) for more before the wake\u2026");
+        }
         long end = System.nanoTime() + grace.toNanos();
         while (!Thread.currentThread().isInterrupted()) {
             long left = end - System.nanoTime();

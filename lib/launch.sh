@@ -59,6 +59,14 @@ fm_try() {
   [ -f "$fm_cache" ] && command . "$fm_cache" 2>/dev/null && [ "$fm_format" = 1 ] && fm_fresh && fm_run "$@"
 }
 
+# A build takes many seconds with no output: a person at a terminal is told what it is, once,
+# on stderr. Never when stderr is not a terminal: agents parse these streams.
+fm_note_build() {
+  [ -t 2 ] || return 0
+  if [ -f "$fm_cache" ]; then fm_why='its sources changed'; else fm_why='first run'; fi
+  printf 'building %s (%s)\342\200\246\n' "${fm_script##*/}" "$fm_why" >&2
+}
+
 # The slow path's builder, only where the cache can be written (else straight to JBang). It runs
 # from the jar it compiled of itself while that is not older than its source (a plain JVM start),
 # else in source mode (about 2 CPU-s of javac). Its one line on stderr is shown with FM_DEBUG=1.
@@ -69,6 +77,7 @@ fm_build() {
     [ -w "$fm_dir" ] || return 1
   fi
   fm_pick_java || return 1
+  fm_note_build
   fm_helper=$fm_cache_dir/LaunchCache.jar
   if [ -f "$fm_helper" ] && ! [ "$fm_dir/lib/LaunchCache.java" -nt "$fm_helper" ]; then
     set -- -classpath "$fm_helper" LaunchCache

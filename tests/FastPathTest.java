@@ -214,7 +214,8 @@ class FastPathTest {
             Path cwd = way.getKey().equals("./") || way.getKey().equals("jbang") ? root : elsewhere;
             TestKit.Lines arm = new TestKit.Lines(kit.start(way.getValue(), home.env, cwd));
             String line = arm.next(LIMIT);
-            assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh)", line, way.getKey() + ": " + arm.err);
+            assertTrue(line.matches("watcher: started pid=" + arm.process.pid() + " \\(beacon fresh(; no task in flight)?\\)"),
+                    way.getKey() + ": " + line + " " + arm.err);
             assertEquals(root.resolve("fm-watch.java").toRealPath().toString(),
                     Files.readString(home.state.resolve(".watch.lock/watcher-path")).strip(), way.getKey());
             cmdlines.put(way.getKey(), cmdline(arm.process.pid()));

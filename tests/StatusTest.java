@@ -437,10 +437,10 @@ class StatusTest {
         TestKit.Result bad = kit.run(TestKit.command("fm-status.java", "--bogus"), fixture.env(), home, LIMIT);
         assertEquals(2, bad.exit());
         assertEquals("", bad.stdout());
-        assertTrue(bad.stderr().startsWith("fm-status: unknown argument '--bogus'\nusage: fm-status.java [--json]"), bad.stderr());
+        assertTrue(bad.stderr().startsWith("fm-status: unknown argument '--bogus'\nUsage: fm-status.java [--json]"), bad.stderr());
         TestKit.Result help = status("--help");
         assertEquals(0, help.exit());
-        assertTrue(help.stdout().startsWith("usage: fm-status.java [--json]"), help.stdout());
+        assertTrue(help.stdout().startsWith("Usage: fm-status.java [--json]"), help.stdout());
     }
 
     // ------------------------------------------------------------------ helpers

@@ -21,6 +21,7 @@ import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.TestPlan;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
@@ -29,6 +30,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * line "N passed, N failed" (exit 1 on any failure or when nothing ran).
  *   tests/run.java                  all tests
  *   tests/run.java FmLockTest ...   only classes whose simple name matches one of the regexes
+ *   tests/run.java --list           the test classes, one a line (nothing runs)
+ * Regexes that match no test class are a usage error (exit 2): a typo must not look like a run.
  *
  * A test that did not run is not a pass: a skipped or aborted test (a failed assumption, a
  * disabled class) fails the run, unless ENVIRONMENT_SKIPS below names it with the reason the
@@ -107,7 +110,35 @@ class run {
         return null;
     }
 
+    static final String USAGE = "Usage: tests/run.java [--list | -h | --help] [ClassRegex...]";
+
     public static void main(String[] args) throws Exception {
+        boolean list = false;
+        List<String> regexes = new ArrayList<>();
+        for (String a : args) {
+            if (a.equals("--list")) {
+                list = true;
+            } else if (a.equals("--help") || a.equals("-h")) {
+                System.out.println(USAGE + "\nRun the test classes (all, or those whose simple name matches a regex);"
+                        + " the last line is \"N passed, N failed\". --list names the classes.");
+                return;
+            } else if (a.startsWith("-")) {
+                System.err.println("tests: unknown option '" + a + "'");
+                System.err.println(USAGE);
+                System.exit(2);
+            } else {
+                regexes.add(a);
+            }
+        }
+        if (list) {
+            if (!regexes.isEmpty()) {
+                System.err.println("tests: --list takes no class regexes");
+                System.err.println(USAGE);
+                System.exit(2);
+            }
+            for (String c : classes(discover(List.of()))) System.out.println(c);
+            return;
+        }
         String missing = missingPrerequisite();
         if (missing != null) {
             System.out.println("tests: " + missing);
@@ -118,14 +149,12 @@ class run {
             System.out.println("tests: " + ignored);
             System.exit(1);
         }
-        Path root = Path.of(run.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        List<String> patterns = new ArrayList<>();
-        for (String a : args) patterns.add(a.contains(".") && !a.contains("*") ? a : a + ".*");
-        if (patterns.isEmpty()) patterns.add(".*Test");
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
-                .selectors(selectClasspathRoots(Set.of(root)))
-                .filters(includeClassNamePatterns(patterns.toArray(String[]::new)))
-                .build();
+        TestPlan plan = discover(regexes);
+        if (!plan.containsTests()) {
+            System.err.println("tests: no test class matches " + String.join(" ", regexes)
+                    + "; tests/run.java --list names them");
+            System.exit(2);
+        }
         AtomicInteger passed = new AtomicInteger();
         AtomicInteger failed = new AtomicInteger();
         AtomicInteger skipped = new AtomicInteger();
@@ -190,14 +219,39 @@ class run {
                 System.out.flush();
             }
         };
-        Launcher launcher = LauncherFactory.create();
-        launcher.execute(request, report);
+        LAUNCHER.execute(plan, report);
         long secs = (System.nanoTime() - started) / 1_000_000_000L;
         System.out.println("time: " + secs + "s");
         String line = passed.get() + " passed, " + failed.get() + " failed";
         if (skipped.get() > 0) line += ", " + skipped.get() + " skipped (environment)";
         System.out.println(line);
         System.exit(failed.get() == 0 && passed.get() > 0 ? 0 : 1);
+    }
+
+    private static final Launcher LAUNCHER = LauncherFactory.create();
+
+    /** The tests of the classes matching {@code regexes} (all *Test classes when there are none). */
+    static TestPlan discover(List<String> regexes) throws Exception {
+        Path root = Path.of(run.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        List<String> patterns = new ArrayList<>();
+        for (String a : regexes) patterns.add(a.contains(".") && !a.contains("*") ? a : a + ".*");
+        if (patterns.isEmpty()) patterns.add(".*Test");
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
+                .selectors(selectClasspathRoots(Set.of(root)))
+                .filters(includeClassNamePatterns(patterns.toArray(String[]::new)))
+                .build();
+        return LAUNCHER.discover(request);
+    }
+
+    /** The simple names of the test classes in {@code plan}, sorted. */
+    static List<String> classes(TestPlan plan) {
+        java.util.TreeSet<String> names = new java.util.TreeSet<>();
+        for (TestIdentifier engine : plan.getRoots()) {
+            for (TestIdentifier c : plan.getChildren(engine)) {
+                if (c.getUniqueId().contains("[class:")) names.add(c.getDisplayName());
+            }
+        }
+        return new ArrayList<>(names);
     }
 
     /** Class.method(args) for a test, the display name for a container. */
