@@ -1,6 +1,6 @@
 //usr/bin/env true; exec "$(dirname "$0")/../jbang" "$0" "$@"
 //JAVA 17+
-//SOURCES ../FmLock.java
+//SOURCES ../lib/FmLock.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
 //MAIN LockWitness
 
