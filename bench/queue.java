@@ -2,7 +2,7 @@
 //JAVA 17+
 //SOURCES BenchKit.java ../tests/TestKit.java
 //SOURCES ../lib/WakeQueue.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN Queue
 
 import java.io.BufferedWriter;

@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java BashHome.java FmHome.java HomeGit.java Knobs.java
+//SOURCES FmLock.java BashHome.java FmHome.java HomeGit.java Knobs.java
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java Progress.java Watcher.java
+//SOURCES FmLock.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java Progress.java Watcher.java
 
 import java.io.IOException;
 import java.io.PrintStream;

@@ -8,7 +8,7 @@ import java.util.Optional;
  *
  * The checkout (where fm-watch.java lives) is found, in order: the directory of the real path of
  * the {@code fm.script} system property, which every direct run passes ({@code ./fm-watch.java},
- * a symlink to it, the launch cache of lib/launch.sh);
+ * a symlink to it, the launch cache of launch/launch.sh);
  * else the current directory when it holds fm-watch.java ({@code jbang fm-watch.java} or an
  * alias, run from the checkout); else FM_HOME when it holds fm-watch.java. Every way of
  * running from one checkout therefore yields the same real path. When none applies we say

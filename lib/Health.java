@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java BashHome.java FmHome.java FmProc.java Knobs.java StateFiles.java
+//SOURCES FmLock.java BashHome.java FmHome.java FmProc.java Knobs.java StateFiles.java
 
 import java.nio.file.Path;
 import java.time.Duration;

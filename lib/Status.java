@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java WakeQueue.java
+//SOURCES FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java WakeQueue.java
 
 import java.io.IOException;
 import java.io.InputStream;

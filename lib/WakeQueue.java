@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java DrainFile.java FmHome.java FmProc.java Knobs.java StateFiles.java
+//SOURCES FmLock.java DrainFile.java FmHome.java FmProc.java Knobs.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;

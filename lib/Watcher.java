@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Knobs.java Progress.java StateFiles.java WakeQueue.java Wake.java
+//SOURCES FmLock.java FmHome.java FmProc.java Knobs.java Progress.java StateFiles.java WakeQueue.java Wake.java
 //SOURCES Checks.java Signals.java Panes.java Heartbeat.java SignalWatch.java Ledger.java
 
 import java.io.IOException;

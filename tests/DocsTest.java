@@ -152,7 +152,7 @@ class DocsTest {
                     .filter(p -> {
                         Path rel = ROOT.relativize(p);
                         String first = rel.getName(0).toString();
-                        if (first.equals(".git") || first.equals(".fm-launch") || first.equals("target") || first.equals("state")) {
+                        if (first.equals(".git") || first.equals(".fm-launch") || first.equals(".fm-launch-2") || first.equals("target") || first.equals("state")) {
                             return false;
                         }
                         String name = p.getFileName().toString();

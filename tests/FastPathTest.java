@@ -18,8 +18,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Direct execution's fast path (lib/launch.sh, lib/LaunchCache.java): one JVM when the build is
- * current, never stale, safe when many start at once, the pid kept, JBang's own JVM options.
+ * Direct execution's fast path (launch/launch.sh, launch/LaunchCache.java): one JVM when the build
+ * is current, never stale, safe when many start at once, the pid kept, JBang's own JVM options, and
+ * never a cache that anyone but its user could have written.
  *
  * Most tests use a checkout of their own in a temporary directory: the launcher, the real first
  * line, and a probe command whose output shows which code and options ran. Its ./jbang logs each
@@ -29,6 +30,9 @@ import org.junit.jupiter.api.Test;
  */
 class FastPathTest {
     private static final Duration LIMIT = Duration.ofMinutes(5);
+    /** Where launch/launch.sh keeps the caches; the first format's directory is never trusted. */
+    private static final String CACHE_DIR = ".fm-launch-2";
+    private static final String LEGACY_DIR = ".fm-launch";
     private static final TestKit SHARED = new TestKit();
     private static Path jbangCache;
     /** A probe checkout built once; each test copies it (mtimes kept) and so starts with the helper's jar. */
@@ -42,7 +46,7 @@ class FastPathTest {
         write(template);
         TestKit.Result r = SHARED.run(List.of(template.resolve("fm-probe.java").toString()), env(), template, LIMIT);
         assertEquals("main=1 a=1 b=1 opt=1\n", r.stdout(), r.stderr());
-        assertTrue(Files.isRegularFile(template.resolve(".fm-launch/LaunchCache.jar")), "the helper compiled itself");
+        assertTrue(Files.isRegularFile(template.resolve(CACHE_DIR + "/LaunchCache.jar")), "the helper compiled itself");
         Files.deleteIfExists(template.resolve("jbang.log"));
     }
 
@@ -77,10 +81,10 @@ class FastPathTest {
         assertEquals(List.of(), calls(c), "current again: no JBang");
 
         // The launcher is an input too, and the helper's compiled jar never outlives its source.
-        assertTrue(Files.isRegularFile(c.resolve(".fm-launch/LaunchCache.jar")));
-        edit(c.resolve("lib/LaunchCache.java"), "# Launch cache of ", "# Launch cache (helper edited) of ");
+        assertTrue(Files.isRegularFile(c.resolve(CACHE_DIR + "/LaunchCache.jar")));
+        edit(c.resolve("launch/LaunchCache.java"), "# Launch cache of ", "# Launch cache (helper edited) of ");
         assertEquals("main=2 a=1 b=2 opt=2", probe(c).stdout().strip());
-        assertTrue(Files.readString(c.resolve(".fm-launch/fm-probe.java.sh")).startsWith("# Launch cache (helper edited) of "),
+        assertTrue(Files.readString(c.resolve(CACHE_DIR + "/fm-probe.java.sh")).startsWith("# Launch cache (helper edited) of "),
                 "the edited helper wrote the cache");
     }
 
@@ -113,7 +117,7 @@ class FastPathTest {
         assertTrue(calls(c).stream().anyMatch(l -> l.startsWith("build ")), "rebuilt");
 
         // A cache cut short: inside a function (the shell cannot parse it), or between two (it can).
-        Path cache = c.resolve(".fm-launch/fm-probe.java.sh");
+        Path cache = c.resolve(CACHE_DIR + "/fm-probe.java.sh");
         String whole = Files.readString(cache);
         for (String cut : List.of(whole.substring(0, whole.indexOf("exec")), whole.substring(0, whole.indexOf("fm_run")))) {
             Files.writeString(cache, cut);
@@ -251,11 +255,149 @@ class FastPathTest {
         assertEquals(jdk.toString(), facts(probe(c, "facts").stdout()).get("home"), "back to the first JDK");
     }
 
+    // ------------------------------------------------------------------ trust: the cache is code
+
+    @Test
+    void aCacheAnotherUserOwnsOrCouldSwapIsNeverRun() throws Exception {
+        for (String breach : List.of("cache owned by nobody", "cache a symbolic link", "directory owned by nobody")) {
+            Path c = checkout();
+            assertEquals("main=1 a=1 b=1 opt=1", probe(c).stdout().strip(), breach);
+            Path dir = c.resolve(CACHE_DIR);
+            Path cache = dir.resolve("fm-probe.java.sh");
+            Path marker = plant(cache);
+            assertEquals("main=1 a=1 b=1 opt=1", probe(c).stdout().strip(), breach);
+            assertTrue(Files.exists(marker), breach + ": the planted cache is current, so it would run if trusted");
+            Files.delete(marker);
+            Path offender;
+            switch (breach) {
+                case "cache owned by nobody" -> offender = nobody(cache);
+                case "directory owned by nobody" -> offender = nobody(dir);
+                default -> {
+                    Path elsewhere = kit.tempDir("fm-fast-plant").resolve("cache.sh");
+                    Files.move(cache, elsewhere);
+                    offender = Files.createSymbolicLink(cache, elsewhere);
+                }
+            }
+            TestKit.Result r = kit.run(List.of(c.resolve("fm-probe.java").toString()), debug(), c, LIMIT);
+            assertEquals(0, r.exit(), breach + ": " + r.stderr());
+            assertEquals("main=1 a=1 b=1 opt=1\n", r.stdout(), breach);
+            assertFalse(Files.exists(marker), breach + ": the planted cache ran");
+            assertTrue(r.stderr().contains(offender.toString()), breach + ": FM_DEBUG=1 says why: " + r.stderr());
+            assertEquals("main=1 a=1 b=1 opt=1", probe(c).stdout().strip(), breach);
+            assertFalse(Files.exists(marker), breach + ": the planted cache ran later");
+        }
+    }
+
+    @Test
+    void aCacheLeftWritableByEveryoneBeforeTrustWasCheckedIsNeverRun() throws Exception {
+        // What the first cache format left after a run under umask 000: all of it writable by everyone,
+        // so anyone could have rewritten it. The current cache directory is another, made private.
+        Path c = checkout();
+        assertEquals("main=1 a=1 b=1 opt=1", probe(c).stdout().strip());
+        Path legacy = Files.createDirectories(c.resolve(LEGACY_DIR));
+        Path cache = legacy.resolve("fm-probe.java.sh");
+        if (!Files.exists(cache)) {
+            Files.writeString(cache, Files.readString(c.resolve(CACHE_DIR).resolve("fm-probe.java.sh")).replace("fm_format=2", "fm_format=1"));
+        }
+        Path marker = plant(cache);
+        Files.setPosixFilePermissions(legacy, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setPosixFilePermissions(cache, PosixFilePermissions.fromString("rw-rw-rw-"));
+        assertEquals("main=1 a=1 b=1 opt=1", probe(c).stdout().strip());
+        assertFalse(Files.exists(marker), "a cache others could write ran");
+    }
+
+    @Test
+    void aLoosenedCacheDirectoryIsMadePrivateAgainAndEmptiedBeforeTheNextBuild() throws Exception {
+        Path c = checkout();
+        assertEquals("main=1 a=1 b=1 opt=1", probe(c).stdout().strip());
+        Path dir = c.resolve(CACHE_DIR);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path planted = nobody(Files.writeString(dir.resolve("fm-other.java.sh"), "echo planted\n"));
+        edit(c.resolve("lib/ProbeB.java"), "\"1\"", "\"2\"");
+        TestKit.Result r = kit.run(List.of(c.resolve("fm-probe.java").toString()), debug(), c, LIMIT);
+        assertEquals("main=1 a=1 b=2 opt=1\n", r.stdout(), r.stderr());
+        assertTrue(r.stderr().contains(dir.toString()), "FM_DEBUG=1 says what was repaired: " + r.stderr());
+        assertFalse(Files.exists(planted), "what someone else left in it is gone");
+        assertPrivate(dir);
+        calls(c);
+        assertEquals("main=1 a=1 b=2 opt=1", probe(c).stdout().strip());
+        assertEquals(List.of(), calls(c), "and the rebuilt cache is used");
+    }
+
+    @Test
+    void underUmask000TheCacheIsStillWritableByNoOneElse() throws Exception {
+        Path c = checkout();
+        try (Stream<Path> s = Files.walk(c.resolve(CACHE_DIR))) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+        TestKit.Result r = kit.run(List.of("sh", "-c", "umask 000 && exec \"$0\"", c.resolve("fm-probe.java").toString()), env(), c, LIMIT);
+        assertEquals("main=1 a=1 b=1 opt=1\n", r.stdout(), r.stderr());
+        assertTrue(Files.isRegularFile(c.resolve(CACHE_DIR).resolve("fm-probe.java.sh")));
+        assertTrue(Files.isRegularFile(c.resolve(CACHE_DIR).resolve("LaunchCache.jar")));
+        assertPrivate(c.resolve(CACHE_DIR));
+    }
+
+    @Test
+    void eachInputOnceAndEachCommandRunsWithItsOwnOptionsOnly() throws Exception {
+        Path c = checkout();
+        probe(c);
+        List<String> inputs = new ArrayList<>();
+        for (String l : Files.readAllLines(c.resolve(CACHE_DIR).resolve("fm-probe.java.sh"))) {
+            if (l.strip().startsWith("fm_in ")) inputs.add(l.strip().replaceAll(" &&$", ""));
+        }
+        assertEquals(new HashSet<>(inputs).size(), inputs.size(), "an input listed twice: " + inputs);
+        assertTrue(inputs.stream().noneMatch(l -> l.contains("/../")), "inputs by their plain path: " + inputs);
+        assertTrue(inputs.contains("fm_in '" + c.resolve("lib/ProbeB.java").toRealPath() + "'"), inputs.toString());
+
+        // A file that is sourced must not carry //JAVA_OPTIONS: JBang adds them to every command that sources it.
+        Path root = TestKit.root();
+        try (Stream<Path> s = Files.list(root)) {
+            for (Path script : s.filter(p -> p.getFileName().toString().endsWith(".java")).sorted().toList()) {
+                List<String> own = new ArrayList<>();
+                for (String l : Files.readAllLines(script)) {
+                    if (l.startsWith("//JAVA_OPTIONS ")) own.addAll(List.of(l.substring(15).strip().split("\\s+")));
+                }
+                String name = script.getFileName().toString();
+                assertEquals(own, TestKit.info(name).options(), name + " runs with its own //JAVA_OPTIONS, once");
+            }
+        }
+    }
+
+    /** Rewrites a current cache in place so that running it leaves a marker, as another account could. */
+    private static Path plant(Path cache) throws IOException {
+        Path marker = cache.getParent().resolveSibling("planted-cache-ran");
+        String text = Files.readString(cache);
+        assertTrue(text.contains("fm_run() {\n  exec"), text);
+        Files.writeString(cache, text.replace("fm_run() {\n  exec", "fm_run() {\n  : > '" + marker + "'; exec"));
+        return marker;
+    }
+
+    private static Path nobody(Path p) throws IOException {
+        Files.setAttribute(p, "unix:uid", 65534, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return p;
+    }
+
+    /** The directory and everything in it: this user's, and writable by no one else. */
+    private static void assertPrivate(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.toList()) {
+                int mode = (Integer) Files.getAttribute(p, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                assertEquals(0, mode & 0022, p + " is mode " + Integer.toOctalString(mode));
+                assertEquals(Files.getAttribute(dir.getParent(), "unix:uid"), Files.getAttribute(p, "unix:uid",
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS), p + "'s owner");
+            }
+        }
+    }
+
+    private static Map<String, String> debug() {
+        return Map.of("JBANG_CACHE_DIR", jbangCache.toString(), "FM_DEBUG", "1");
+    }
+
     // ------------------------------------------------------------------ the probe checkout
 
     private static final String PROBE = """
             //JAVA 17+
-            //SOURCES lib/ProbeA.java
+            //SOURCES lib/ProbeA.java lib/ProbeC.java
             //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dprobe.opt=1
 
             /** FastPathTest's command: which code and options ran, and (with "facts") where. */
@@ -279,8 +421,9 @@ class FastPathTest {
     private static void write(Path c) throws IOException {
         Path root = TestKit.root();
         Files.createDirectories(c.resolve("lib"));
-        Files.copy(root.resolve("lib/launch.sh"), c.resolve("lib/launch.sh"));
-        Files.copy(root.resolve("lib/LaunchCache.java"), c.resolve("lib/LaunchCache.java"));
+        Files.createDirectories(c.resolve("launch"));
+        Files.copy(root.resolve("launch/launch.sh"), c.resolve("launch/launch.sh"));
+        Files.copy(root.resolve("launch/LaunchCache.java"), c.resolve("launch/LaunchCache.java"));
         // Logs each call, then runs the real ./jbang; after an `info` it runs after-info.sh once, if present.
         executable(Files.writeString(c.resolve("jbang"), String.join("\n",
                 "#!/bin/sh",
@@ -294,6 +437,8 @@ class FastPathTest {
         String firstLine = Files.readAllLines(root.resolve("fm-guard.java")).get(0);
         executable(Files.writeString(c.resolve("fm-probe.java"), firstLine + "\n" + PROBE));
         Files.writeString(c.resolve("lib/ProbeA.java"), "//SOURCES ProbeB.java\nfinal class ProbeA { static String a() { return \"1\"; } }\n");
+        // ProbeB again, by another path: the cache still lists it once.
+        Files.writeString(c.resolve("lib/ProbeC.java"), "//SOURCES ../lib/ProbeB.java\nfinal class ProbeC {}\n");
         Files.writeString(c.resolve("lib/ProbeB.java"), "final class ProbeB { static String b() { return \"1\"; } }\n");
     }
 

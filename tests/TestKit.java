@@ -1,3 +1,5 @@
+//SOURCES ../launch/LaunchCache.java
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -11,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * (never on fixed sleeps).
  */
 final class TestKit implements AutoCloseable {
-    private static final Map<String, List<String>> COMMANDS = new HashMap<>();
+    private static final Map<String, LaunchCache.Info> INFOS = new HashMap<>();
     private final List<Process> started = new ArrayList<>();
     private final List<Path> temps = new ArrayList<>();
 
@@ -39,25 +39,23 @@ final class TestKit implements AutoCloseable {
      * the script's //JAVA_OPTIONS, -Dfm.script, the class path and the main class. Running it
      * directly is what `./script` ends up running, minus JBang's own start-up.
      */
-    static synchronized List<String> javaCommand(String script) {
-        return COMMANDS.computeIfAbsent(script, s -> {
+    static List<String> javaCommand(String script) {
+        return info(script).command(root().resolve(script));
+    }
+
+    /** What `jbang info tools` says of {@code script} once it is built, read by the launch cache's own reader. */
+    static synchronized LaunchCache.Info info(String script) {
+        return INFOS.computeIfAbsent(script, s -> {
             Path root = root();
             Result build = runQuietly(List.of(root.resolve("jbang").toString(), "build", s), root, Duration.ofMinutes(5));
             if (build.exit != 0) throw new IllegalStateException("jbang build " + s + " failed:\n" + build.stderr);
             Result info = runQuietly(List.of(root.resolve("jbang").toString(), "info", "tools", s), root, Duration.ofMinutes(2));
             if (info.exit != 0) throw new IllegalStateException("jbang info tools " + s + " failed:\n" + info.stderr);
-            String json = info.stdout;
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(field(json, "availableJdkPath"), "bin", "java").toString());
-            cmd.addAll(array(json, "runtimeOptions"));
-            cmd.add("-Dfm.script=" + root.resolve(s));
-            List<String> cp = new ArrayList<>();
-            cp.add(field(json, "applicationJar"));
-            cp.addAll(array(json, "resolvedDependencies"));
-            cmd.add("-classpath");
-            cmd.add(String.join(java.io.File.pathSeparator, cp));
-            cmd.add(field(json, "mainClass"));
-            return List.copyOf(cmd);
+            try {
+                return LaunchCache.Info.parse(info.stdout);
+            } catch (LaunchCache.Failure e) {
+                throw new IllegalStateException("jbang info tools " + s + ": " + e.getMessage());
+            }
         });
     }
 
@@ -105,21 +103,6 @@ final class TestKit implements AutoCloseable {
         List<String> c = new ArrayList<>(javaCommand(script));
         c.addAll(List.of(args));
         return c;
-    }
-
-    private static String field(String json, String name) {
-        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(json);
-        if (!m.find()) throw new IllegalStateException("no " + name + " in jbang info output");
-        return m.group(1).replace("\\\\", "\\").replace("\\\"", "\"");
-    }
-
-    private static List<String> array(String json, String name) {
-        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\\[(.*?)\\]", Pattern.DOTALL).matcher(json);
-        List<String> out = new ArrayList<>();
-        if (!m.find()) return out;
-        Matcher s = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(m.group(1));
-        while (s.find()) out.add(s.group(1).replace("\\\\", "\\").replace("\\\"", "\""));
-        return out;
     }
 
     // ------------------------------------------------------------------ processes

@@ -134,9 +134,9 @@ class WaitNoticeTest {
     void theFirstBuildIsAnnouncedOnATerminalOnly() throws Exception {
         Path c = kit.tempDir("fm-notice-checkout");
         Path root = TestKit.root();
-        Files.createDirectories(c.resolve("lib"));
-        Files.copy(root.resolve("lib/launch.sh"), c.resolve("lib/launch.sh"));
-        Files.copy(root.resolve("lib/LaunchCache.java"), c.resolve("lib/LaunchCache.java"));
+        Files.createDirectories(c.resolve("launch"));
+        Files.copy(root.resolve("launch/launch.sh"), c.resolve("launch/launch.sh"));
+        Files.copy(root.resolve("launch/LaunchCache.java"), c.resolve("launch/LaunchCache.java"));
         executable(Files.writeString(c.resolve("jbang"), "#!/bin/sh\nexec '" + root.resolve("jbang") + "' \"$@\"\n"));
         String firstLine = Files.readAllLines(root.resolve("fm-guard.java")).get(0);
         Path probe = executable(Files.writeString(c.resolve("fm-probe.java"), firstLine
@@ -147,7 +147,7 @@ class WaitNoticeTest {
         assertEquals(0, first.exit(), first.stdout());
         assertEquals("building fm-probe.java (first run)\u2026\n", first.stdout(), "said once, on the terminal");
         assertEquals("probe 1\n", Files.readString(out));
-        assertTrue(Files.isRegularFile(c.resolve(".fm-launch/fm-probe.java.sh")), "the build was cached");
+        assertTrue(Files.isRegularFile(c.resolve(".fm-launch-2/fm-probe.java.sh")), "the build was cached");
 
         TestKit.Result current = onTerminal(List.of(probe.toString()), ">'" + out + "'", Map.of(), c);
         assertEquals("", current.stdout(), "a current build runs without a word");

@@ -1,7 +1,7 @@
 //usr/bin/env true; exec "$(dirname "$0")/../jbang" "$0" "$@"
 //JAVA 17+
-//SOURCES ../FmLock.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//SOURCES ../lib/FmLock.java
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN LockWitness
 
 import java.io.IOException;

@@ -1,7 +1,7 @@
 //usr/bin/env true; exec "$(dirname "$0")/../jbang" -Dfm.script="$0" "$0" "$@"
 //JAVA 17+
 //SOURCES ../lib/Panes.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN PanesPoll
 
 // Test driver for the pane phase alone: runs Panes.poll() N times in one process, with the

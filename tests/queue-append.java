@@ -1,7 +1,7 @@
 //usr/bin/env true; exec "$(dirname "$0")/../jbang" "$0" "$@"
 //JAVA 17+
 //SOURCES ../lib/WakeQueue.java
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN QueueAppend
 
 import java.nio.file.Path;

@@ -4,7 +4,7 @@
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
 //SOURCES ../lib/Arm.java ../lib/Guard.java ../lib/Status.java
 //SOURCES TestKit.java Debuggee.java *Test.java
-//JAVA_OPTIONS -Xmx512m
+//JAVA_OPTIONS -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN run
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
