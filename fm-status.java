@@ -42,11 +42,15 @@ class FmStatus {
             }
         }
         Knobs knobs = Knobs.fromEnvironment();
-        Status status;
+        Status.Facts facts;
+        Status.Judgement verdict;
         try {
-            status = Status.of(FmHome.resolve(knobs), knobs);
-        } catch (FmHome.Unresolved e) {
-            status = Status.unresolved(e.getMessage());
+            try {
+                facts = Status.gather(FmHome.resolve(knobs), knobs);
+            } catch (FmHome.Unresolved e) {
+                facts = Status.unresolved(e.getMessage(), knobs);
+            }
+            verdict = Status.judge(facts);
         } catch (RuntimeException e) {
             System.err.println("fm-status: could not read the supervision state (" + e.getClass().getSimpleName()
                     + (knobs.debug() ? "" : "; FM_DEBUG=1 for detail") + "); run jbang fm-watch-arm.java to learn the watcher's state");
@@ -54,11 +58,11 @@ class FmStatus {
             return 1;
         }
         if (json) {
-            System.out.println(status.json());
+            System.out.println(Status.json(facts, verdict));
         } else {
-            for (String line : status.lines()) System.out.println(line);
+            for (String line : Status.text(facts, verdict)) System.out.println(line);
         }
         System.out.flush();
-        return status.exit();
+        return verdict.exit();
     }
 }

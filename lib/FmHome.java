@@ -113,6 +113,19 @@ final class FmHome {
     Path lastHeartbeat()   { return file(".last-heartbeat"); }
     Path heartbeatStreak() { return file(".heartbeat-streak"); }
 
+    /** Tasks in flight: {@code STATE/*.meta}, as the shell glob sees them (no dot-files); 0 without a state directory. */
+    static int countTasks(Path state) throws IOException {
+        int n = 0;
+        try (java.nio.file.DirectoryStream<Path> dir = Files.newDirectoryStream(state, "*.meta")) {
+            for (Path p : dir) {
+                if (!p.getFileName().toString().startsWith(".")) n++;
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            return 0;
+        }
+        return n;
+    }
+
     /** {@code task.status} -> {@code .seen-task_status}. */
     static String seenName(String signalFile) { return ".seen-" + signalFile.replace('.', '_'); }
 

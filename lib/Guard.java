@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,7 +42,7 @@ final class Guard {
         String arm = knobs.armCommand();
         int tasks;
         try {
-            tasks = countTasks(home.state);
+            tasks = FmHome.countTasks(home.state);
         } catch (IOException e) {
             out.add("fm-guard: cannot list " + home.state + " (" + e.getClass().getSimpleName()
                     + "); check its permissions, then run " + arm + " to learn the watcher's state");
@@ -65,19 +64,6 @@ final class Guard {
         }
         if (queued) out.add(queued(knobs.drainCommand()));
         return out;
-    }
-
-    /** Tasks in flight: {@code STATE/*.meta}, as the shell glob sees them (no dot-files). */
-    static int countTasks(Path state) throws IOException {
-        int n = 0;
-        try (DirectoryStream<Path> dir = Files.newDirectoryStream(state, "*.meta")) {
-            for (Path p : dir) {
-                if (!p.getFileName().toString().startsWith(".")) n++;
-            }
-        } catch (NoSuchFileException e) {
-            return 0;
-        }
-        return n;
     }
 
     private static boolean queueNonEmpty(Path queue) {
