@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Status.java
+//SOURCES lib/Knobs.java lib/FmHome.java lib/Status.java lib/History.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmStatus
 //JAVAC_OPTIONS -XDstringConcat=inline
@@ -13,13 +13,15 @@
  * anything needs doing, exactly one "next: <command>  # why" line. --json prints the same facts
  * as one JSON object (keys verdict, exit, sentence, next, watcher, tasks, queue, blind, cycles,
  * gaps, ledger). Exit 0 for ok and idle with nothing queued, 1 otherwise, 2 for usage errors.
+ * --history [N] prints instead the ledger's last N cycles and the gaps between them as a table in
+ * local time (lib/History.java), or as JSON with --json; exit 1 only when the ledger cannot be read.
  * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE,
  * FM_LOCK_STALE_AFTER, FM_DEBUG. A plain main without picocli: a short command, start-up counts;
  * for the same reason string concatenation is compiled inline (-XDstringConcat=inline), which
  * spares the JVM spinning a method handle for every concatenation it meets the first time.
  */
 class FmStatus {
-    static final String USAGE = "usage: fm-status.java [--json]   says whether this home is supervised;"
+    static final String USAGE = "usage: fm-status.java [--json] [--history [N]]   says whether this home is supervised;"
             + " exit 0 ok/idle, 1 needs action, 2 usage";
 
     public static void main(String[] args) {
@@ -28,13 +30,27 @@ class FmStatus {
 
     static int run(String[] args) {
         boolean json = false;
-        for (String a : args) {
+        int history = 0;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
                 System.out.println(USAGE);
                 System.out.println("  next: is the one safe thing to do; a pending queued wake always makes it the drain.");
+                System.out.println("  --history [N]  the ledger's last N cycles (default " + History.DEFAULT_CYCLES
+                        + ") and the gaps between them, in local time; exit 1 only when it cannot be read.");
                 return 0;
             } else if (a.equals("--json")) {
                 json = true;
+            } else if (a.equals("--history")) {
+                history = History.DEFAULT_CYCLES;
+                if (i + 1 < args.length && args[i + 1].matches("[0-9]{1,9}")) {
+                    history = Integer.parseInt(args[++i]);
+                    if (history < 1) {
+                        System.err.println("fm-status: --history takes a number of cycles of at least 1 (got '" + args[i] + "')");
+                        System.err.println(USAGE);
+                        return 2;
+                    }
+                }
             } else {
                 System.err.println("fm-status: unknown argument '" + a + "'");
                 System.err.println(USAGE);
@@ -56,6 +72,15 @@ class FmStatus {
                     + (knobs.debug() ? "" : "; FM_DEBUG=1 for detail") + "); run jbang fm-watch-arm.java to learn the watcher's state");
             if (knobs.debug()) e.printStackTrace();
             return 1;
+        }
+        if (history > 0 && facts.problem() == null) {
+            if (json) {
+                System.out.println(History.json(facts, history));
+            } else {
+                for (String line : History.text(facts, history)) System.out.println(line);
+            }
+            System.out.flush();
+            return facts.ledger().problem() == null ? 0 : 1;
         }
         if (json) {
             System.out.println(Status.json(facts, verdict));

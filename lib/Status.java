@@ -181,7 +181,13 @@ final class Status {
                 }
             }
         }
-        if (f.queued()) next = a.drain() + "  # the queue is the lossless record: drain and handle it first";
+        if (f.queued()) {
+            // The first line carries every reason the exit is not 0: a verdict of ok with exit 1 would mislead.
+            PendingWakes q = f.queue();
+            sentence += q.problem() != null ? "; the wake queue cannot be read, drain it"
+                    : "; " + q.pending() + (q.pending() == 1 ? " wake" : " wakes") + " queued, drain them";
+            next = a.drain() + "  # the queue is the lossless record: drain and handle it first";
+        }
         if (next == null && !f.refused().isEmpty()) {
             CheckTrust.Refusal r = f.refused().get(0);
             next = r.fix() + "  # the watcher refuses to run " + r.check() + " until it is fixed";
@@ -521,7 +527,7 @@ final class Status {
         return (s / 3600) + "h" + String.format("%02d", (s % 3600) / 60) + "m";
     }
 
-    private static String iso(long epochMs) {
+    static String iso(long epochMs) {
         return Instant.ofEpochSecond(Math.floorDiv(epochMs, 1000)).toString();
     }
 
