@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Status.java lib/History.java
+//SOURCES lib/Knobs.java lib/FmHome.java lib/Advice.java lib/Status.java lib/History.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmStatus
 //JAVAC_OPTIONS -XDstringConcat=inline
@@ -69,7 +69,8 @@ class FmStatus {
             verdict = Status.judge(facts);
         } catch (RuntimeException e) {
             System.err.println("fm-status: could not read the supervision state (" + e.getClass().getSimpleName()
-                    + (knobs.debug() ? "" : "; FM_DEBUG=1 for detail") + "); run jbang fm-watch-arm.java to learn the watcher's state");
+                    + (knobs.debug() ? "" : "; FM_DEBUG=1 for detail") + "); run " + Advice.unresolved(knobs, FmHome.checkout().orElse(null)).arm()
+                    + " to learn the watcher's state");
             if (knobs.debug()) e.printStackTrace();
             return 1;
         }

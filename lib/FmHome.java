@@ -45,7 +45,7 @@ final class FmHome {
     }
 
     private static FmHome resolvePaths(Knobs knobs) throws Unresolved {
-        Optional<Path> checkout = checkoutDir(knobs);
+        Optional<Path> checkout = checkout();
         String homeVar = knobs.raw("FM_HOME");
         if (homeVar == null) homeVar = knobs.raw("FM_ROOT_OVERRIDE");
         Path home;
@@ -71,7 +71,8 @@ final class FmHome {
         return new FmHome(home, state, watcherPath);
     }
 
-    private static Optional<Path> checkoutDir(Knobs knobs) {
+    /** This command's checkout as the command itself can tell it (FM_HOME aside), if it can. */
+    static Optional<Path> checkout() {
         String script = System.getProperty("fm.script");
         if (script != null && !script.isEmpty()) {
             // The script's own real path: a symlink to it (in ~/bin) names the checkout it points into.

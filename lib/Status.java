@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java
+//SOURCES ../FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java ShellWord.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -44,7 +44,6 @@ final class Status {
         }
     }
 
-    static final String STATUS = "jbang fm-status.java";
     static final Duration WINDOW = Duration.ofHours(24);
     /** Cycles shown, newest last. */
     static final int SHOWN_CYCLES = 5;
@@ -75,7 +74,7 @@ final class Status {
 
     /** No home at all: facts that say only why. */
     static Facts unresolved(String why, Knobs knobs) {
-        return new Facts(null, knobs, Advice.unresolved(knobs), System.currentTimeMillis(), why, true, false,
+        return new Facts(null, knobs, Advice.unresolved(knobs, FmHome.checkout().orElse(null)), System.currentTimeMillis(), why, true, false,
                 null, 0, null, null, null, null, null, null, 0, null);
     }
 
@@ -113,17 +112,18 @@ final class Status {
         String next = null;
         Advice a = f.advice();
         if (f.unresolved()) {
-            return new Judgement(Verdict.BLOCKED, f.problem(), a.unresolvedNext(), 1);
+            return new Judgement(Verdict.BLOCKED, f.problem(),
+                    "export FM_HOME=<the home that holds fm-watch.java>  # then run " + a.status() + " again", 1);
         }
         if (f.problem() != null) {
             return new Judgement(Verdict.BLOCKED, "the state directory " + f.home().state + " is unusable (" + f.problem() + ")",
-                    "ls -ld " + sh(f.home().state) + "  # fix it (or set FM_STATE_OVERRIDE), then run " + a.status() + " again", 1);
+                    "ls -ld " + ShellWord.of(f.home().state) + "  # fix it (or set FM_STATE_OVERRIDE), then run " + a.status() + " again", 1);
         }
         FmHome home = f.home();
         Knobs knobs = f.knobs();
         Health h = f.health();
         String inFlight = f.tasks() + " task(s) in flight";
-        String lock = sh(home.watchLock());
+        String lock = ShellWord.of(home.watchLock());
         long pid = h.pid().orElse(-1);
         String age = h.beaconAge().map(x -> StateFiles.secs(x) + "s").orElse("missing");
         String itsBeacon = h.beaconAge().map(x -> "its beacon is " + StateFiles.secs(x) + "s old").orElse("it has no beacon");
@@ -534,11 +534,5 @@ final class Status {
     private static String secs(Duration d) {
         if (d.toNanos() % 1_000_000_000L == 0) return Long.toString(d.getSeconds());
         return java.math.BigDecimal.valueOf(d.toNanos(), 9).stripTrailingZeros().toPlainString();
-    }
-
-    /** A path as one shell word. */
-    static String sh(Path p) {
-        String s = p.toString();
-        return s.matches("[A-Za-z0-9_./:@%+=,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
     }
 }
