@@ -6,16 +6,21 @@ import java.util.Optional;
 /**
  * Where a home's files are (overview.md "Environment", state.md).
  *
- * The checkout (where fm-watch.java lives) is found, in order: the directory of the real path of
- * the {@code fm.script} system property, which every direct run passes ({@code ./fm-watch.java},
- * a symlink to it, the launch cache of lib/launch.sh);
- * else the current directory when it holds fm-watch.java ({@code jbang fm-watch.java} or an
- * alias, run from the checkout); else FM_HOME when it holds fm-watch.java. Every way of
- * running from one checkout therefore yields the same real path. When none applies we say
- * so and ask for FM_HOME instead of guessing.
+ * The checkout (where fm-watch.java lives) is the command's own, found from the command and never
+ * from FM_HOME alone (FM_HOME names the state home, which may be anywhere), in order:
+ * the directory of the real path of the {@code fm.script} system property, which every direct run
+ * passes ({@code ./fm-watch.java}, a symlink to it, the launch cache of lib/launch.sh) and so does
+ * this checkout's {@code ./jbang} when it runs a script of a checkout by path; else the working
+ * directory or the nearest directory above it that holds fm-watch.java (a catalog alias, which
+ * JBang finds in the same places); else FM_HOME when it holds fm-watch.java (the old way). JBang
+ * itself tells a script nothing of where its source is, so a global {@code jbang <path>} run
+ * elsewhere cannot be placed: we say so in one line, with what works, instead of guessing.
  */
 final class FmHome {
     static final String WATCHER_SCRIPT = "fm-watch.java";
+    /** Started in a way that says nothing of the checkout: what works instead, in one line. */
+    static final String UNPLACED = "cannot tell which checkout this command belongs to (JBang does not tell a script where"
+            + " it is); run the script by its path or a symlink to it, or as <checkout>/jbang <path of the script>";
 
     final Path home;
     final Path state;
@@ -54,13 +59,10 @@ final class FmHome {
         } else if (checkout.isPresent()) {
             home = checkout.get();
         } else {
-            throw new Unresolved("cannot tell where the firstmate checkout is; run from it or set FM_HOME");
+            throw new Unresolved(UNPLACED);
         }
         if (checkout.isEmpty() && Files.isRegularFile(home.resolve(WATCHER_SCRIPT))) checkout = Optional.of(home);
-        if (checkout.isEmpty()) {
-            throw new Unresolved("cannot tell where " + WATCHER_SCRIPT
-                    + " is; run the command from the checkout, or as ./" + WATCHER_SCRIPT + " directly");
-        }
+        if (checkout.isEmpty()) throw new Unresolved(UNPLACED);
         String stateVar = knobs.raw("FM_STATE_OVERRIDE");
         Path state = stateVar != null ? Path.of(stateVar).toAbsolutePath().normalize() : home.resolve("state");
         return new FmHome(home, state, checkout.get().resolve(WATCHER_SCRIPT));
@@ -79,8 +81,9 @@ final class FmHome {
             Path dir = canonical(Path.of(script)).getParent();
             if (dir != null && Files.isRegularFile(dir.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(dir));
         }
-        Path cwd = Path.of("").toAbsolutePath();
-        if (Files.isRegularFile(cwd.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(cwd));
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isRegularFile(dir.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(dir));
+        }
         return Optional.empty();
     }
 

@@ -112,8 +112,9 @@ final class Status {
         String next = null;
         Advice a = f.advice();
         if (f.unresolved()) {
-            return new Judgement(Verdict.BLOCKED, f.problem(),
-                    "export FM_HOME=<the home that holds fm-watch.java>  # then run " + a.status() + " again", 1);
+            return new Judgement(Verdict.BLOCKED, f.problem(), !f.problem().equals(FmHome.UNPLACED) ? null :
+                    "<checkout>/" + Advice.STATUS + "  # run the commands by their path in the checkout (or a symlink"
+                            + " to one), or as <checkout>/jbang <path>: FM_HOME names the state home, not the checkout", 1);
         }
         if (f.problem() != null) {
             return new Judgement(Verdict.BLOCKED, "the state directory " + f.home().state + " is unusable (" + f.problem() + ")",

@@ -192,8 +192,10 @@ class StatusTest {
         TestKit.Result r = kit.run(cmd, Map.of("FM_HOME", elsewhere.toString()), elsewhere, LIMIT);
         assertEquals(1, r.exit(), r.stderr());
         List<String> l = r.lines();
-        assertTrue(l.get(0).startsWith("supervision: BLOCKED - cannot tell where fm-watch.java is"), l.get(0));
-        assertTrue(l.get(l.size() - 1).startsWith("next: export FM_HOME="), l.toString());
+        // Nothing in how it was started names the checkout: say what works, never a circular FM_HOME.
+        assertEquals("supervision: BLOCKED - " + FmHome.UNPLACED, l.get(0));
+        assertTrue(l.get(l.size() - 1).startsWith("next: <checkout>/fm-status.java  # run the commands by their path"), l.toString());
+        assertFalse(r.stdout().contains("export FM_HOME"), r.stdout());
         try (Stream<Path> s = Files.list(elsewhere)) {
             assertEquals(0, s.count(), "nothing created");
         }
