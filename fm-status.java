@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/lib/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Knobs.java lib/FmHome.java lib/Advice.java lib/Status.java lib/History.java
+//SOURCES lib/Knobs.java lib/FmHome.java lib/Advice.java lib/Status.java lib/History.java lib/Fleet.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmStatus
 //JAVAC_OPTIONS -XDstringConcat=inline
@@ -15,13 +15,15 @@
  * gaps, ledger). Exit 0 for ok and idle with nothing queued, 1 otherwise, 2 for usage errors.
  * --history [N] prints instead the ledger's last N cycles and the gaps between them as a table in
  * local time (lib/History.java), or as JSON with --json; exit 1 only when the ledger cannot be read.
+ * --fleet prints this home's verdict and that of every home its data/secondmates.md registers,
+ * one line each, then the worst's next: line, and exits as the worst (lib/Fleet.java).
  * Knobs: FM_HOME, FM_ROOT_OVERRIDE, FM_STATE_OVERRIDE, FM_GUARD_GRACE, FM_WATCHER_STALE_GRACE,
  * FM_LOCK_STALE_AFTER, FM_DEBUG. A plain main without picocli: a short command, start-up counts;
  * for the same reason string concatenation is compiled inline (-XDstringConcat=inline), which
  * spares the JVM spinning a method handle for every concatenation it meets the first time.
  */
 class FmStatus {
-    static final String USAGE = "usage: fm-status.java [--json] [--history [N]]   says whether this home is supervised;"
+    static final String USAGE = "usage: fm-status.java [--json] [--history [N] | --fleet]   says whether this home is supervised;"
             + " exit 0 ok/idle, 1 needs action, 2 usage";
 
     public static void main(String[] args) {
@@ -30,6 +32,7 @@ class FmStatus {
 
     static int run(String[] args) {
         boolean json = false;
+        boolean fleet = false;
         int history = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -38,9 +41,13 @@ class FmStatus {
                 System.out.println("  next: is the one safe thing to do; a pending queued wake always makes it the drain.");
                 System.out.println("  --history [N]  the ledger's last N cycles (default " + History.DEFAULT_CYCLES
                         + ") and the gaps between them, in local time; exit 1 only when it cannot be read.");
+                System.out.println("  --fleet        this home (self) and every home data/secondmates.md registers, a verdict line"
+                        + " each, then the worst's next:; exit as the worst.");
                 return 0;
             } else if (a.equals("--json")) {
                 json = true;
+            } else if (a.equals("--fleet")) {
+                fleet = true;
             } else if (a.equals("--history")) {
                 history = History.DEFAULT_CYCLES;
                 if (i + 1 < args.length && args[i + 1].matches("[0-9]{1,9}")) {
@@ -56,6 +63,11 @@ class FmStatus {
                 System.err.println(USAGE);
                 return 2;
             }
+        }
+        if (fleet && history > 0) {
+            System.err.println("fm-status: --fleet and --history do not go together");
+            System.err.println(USAGE);
+            return 2;
         }
         Knobs knobs = Knobs.fromEnvironment();
         Status.Facts facts;
@@ -73,6 +85,16 @@ class FmStatus {
                     + " to learn the watcher's state");
             if (knobs.debug()) e.printStackTrace();
             return 1;
+        }
+        if (fleet) {
+            Fleet all = Fleet.look(facts, System.getenv());
+            if (json) {
+                System.out.println(all.json());
+            } else {
+                for (String line : all.text()) System.out.println(line);
+            }
+            System.out.flush();
+            return all.exit();
         }
         if (history > 0 && facts.problem() == null) {
             if (json) {
