@@ -59,7 +59,7 @@ final class FmHome {
         } else if (checkout.isPresent()) {
             home = checkout.get();
         } else {
-            throw new Unresolved(UNPLACED);
+            throw new Unresolved(UNPLACED + " (FM_HOME, the home, is not set either)");
         }
         if (checkout.isEmpty() && Files.isRegularFile(home.resolve(WATCHER_SCRIPT))) checkout = Optional.of(home);
         if (checkout.isEmpty()) throw new Unresolved(UNPLACED);

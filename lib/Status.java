@@ -112,7 +112,7 @@ final class Status {
         String next = null;
         Advice a = f.advice();
         if (f.unresolved()) {
-            return new Judgement(Verdict.BLOCKED, f.problem(), !f.problem().equals(FmHome.UNPLACED) ? null :
+            return new Judgement(Verdict.BLOCKED, f.problem(), !f.problem().startsWith(FmHome.UNPLACED) ? null :
                     "<checkout>/" + Advice.STATUS + "  # run the commands by their path in the checkout (or a symlink"
                             + " to one), or as <checkout>/jbang <path>: FM_HOME names the state home, not the checkout", 1);
         }
