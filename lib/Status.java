@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java ShellWord.java StateFiles.java
+//SOURCES ../FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java JsonWriter.java Knobs.java Ledger.java LockView.java PendingWakes.java ShellWord.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -156,7 +156,7 @@ final class Status {
                 case FOREIGN -> {
                     verdict = Verdict.BLOCKED;
                     sentence = "pid " + pid + " holds the watcher lock but is not provably this home's watcher ("
-                            + whyForeign(home, h) + "); " + inFlight;
+                            + LockView.whyForeign(home, h) + "); " + inFlight;
                     next = FmProc.fromAnotherPidNamespace(h.lock().identity())
                             ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
                                     + " sharing this home?): look there, and remove the lock by hand only if that container is gone;"
@@ -217,7 +217,7 @@ final class Status {
         }
         FmHome home = f.home();
         Health h = f.health();
-        out.add("lock: " + describeLock(home, h));
+        out.add("lock: " + LockView.describe(home, h));
         out.add("beacon: " + h.beaconAge().map(a -> StateFiles.secs(a) + "s old").orElse("none")
                 + " (fresh under " + secs(f.knobs().guardGrace()) + "s, wedged from " + secs(f.knobs().watcherStaleGrace()) + "s)");
         out.add("tasks: " + f.tasks() + " in flight");
@@ -255,7 +255,7 @@ final class Status {
             return all;
         }
         FmHome home = f.home();
-        all.put("watcher", watcherJson(home, f.health(), f.knobs()));
+        all.put("watcher", LockView.json(home, f.health(), f.knobs()));
         all.put("tasks", f.tasks());
         all.put("queue", f.queue().json());
         List<Map<String, Object>> blind = new ArrayList<>();
@@ -370,83 +370,6 @@ final class Status {
         } catch (IOException e) {
             return 0; // listed a moment ago; gone since
         }
-    }
-
-    // ------------------------------------------------------------------ the lock
-
-    private static String describeLock(FmHome home, Health h) {
-        FmLock.Snapshot s = h.lock();
-        if (s.form() == FmLock.Form.ABSENT) return "none";
-        if (s.form() == FmLock.Form.OTHER) return home.watchLock() + " is not a lock";
-        if (h.pid().isEmpty()) return "no readable pid" + lockAge(s);
-        long pid = h.pid().getAsLong();
-        StringBuilder b = new StringBuilder("pid " + pid + " " + liveness(s, pid));
-        b.append(", fm-home ").append(match(home.home.toString(), home.watchLock().resolve("fm-home")));
-        b.append(", watcher-path ").append(match(home.watcherPath.toString(), home.watchLock().resolve("watcher-path")));
-        b.append(", identity ").append(identity(s, pid));
-        b.append("; written by ").append(writer(s));
-        return b.toString();
-    }
-
-    private static String lockAge(FmLock.Snapshot s) {
-        if (s.lockTime() == null) return "";
-        return " (lock " + StateFiles.secs(Duration.between(s.lockTime(), Instant.now()).abs()) + "s old)";
-    }
-
-    private static String liveness(FmLock.Snapshot s, long pid) {
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
-        if (!FmProc.alive(pid)) return "(dead)";
-        return s.recycled() ? "(alive, but a later process that reused the pid)" : "(alive)";
-    }
-
-    private static String match(String expected, Path file) {
-        String v = StateFiles.firstLine(file);
-        if (v == null) return "missing";
-        return expected.equals(v) ? "matches" : "differs (" + v + ")";
-    }
-
-    private static String identity(FmLock.Snapshot s, long pid) {
-        if (s.identity() == null) return "missing";
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
-        Optional<Boolean> m = FmProc.identityMatches(s.identity(), pid);
-        return m.isEmpty() ? "unverifiable" : m.get() ? "matches" : "differs";
-    }
-
-    private static String writer(FmLock.Snapshot s) {
-        if (s.identity() == null) return "unknown (no pid-identity)";
-        return FmProc.isOurIdentityFormat(s.identity()) ? "the Java tools" : "another implementation (the bash tools?)";
-    }
-
-    private static String whyForeign(FmHome home, Health h) {
-        List<String> why = new ArrayList<>();
-        String m = match(home.home.toString(), home.watchLock().resolve("fm-home"));
-        if (!m.equals("matches")) why.add("fm-home " + m);
-        String w = match(home.watcherPath.toString(), home.watchLock().resolve("watcher-path"));
-        if (!w.equals("matches")) why.add("watcher-path " + w);
-        if (why.isEmpty()) why.add("identity " + identity(h.lock(), h.pid().getAsLong()));
-        return String.join(", ", why);
-    }
-
-    private static Map<String, Object> watcherJson(FmHome home, Health h, Knobs knobs) {
-        FmLock.Snapshot s = h.lock();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("state", h.state().name());
-        m.put("lock", s.form().name().toLowerCase());
-        m.put("pid", h.pid().isPresent() ? (Object) h.pid().getAsLong() : null);
-        m.put("alive", h.pid().isPresent() && s.holderAlive());
-        m.put("fmHome", field(home.home.toString(), home.watchLock().resolve("fm-home")));
-        m.put("watcherPath", field(home.watcherPath.toString(), home.watchLock().resolve("watcher-path")));
-        m.put("identity", h.pid().isPresent() ? identity(s, h.pid().getAsLong()) : s.identity() == null ? "missing" : "unverifiable");
-        m.put("writtenBy", s.identity() == null ? "unknown" : FmProc.isOurIdentityFormat(s.identity()) ? "java" : "other");
-        m.put("beaconAgeSeconds", h.beaconAge().map(StateFiles::secs).orElse(null));
-        m.put("guardGraceSeconds", knobs.guardGrace().toMillis() / 1000.0);
-        m.put("staleGraceSeconds", knobs.watcherStaleGrace().toMillis() / 1000.0);
-        return m;
-    }
-
-    private static String field(String expected, Path file) {
-        String v = StateFiles.firstLine(file);
-        return v == null ? "missing" : expected.equals(v) ? "matches" : "differs";
     }
 
     // ------------------------------------------------------------------ blind windows
