@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
  * elsewhere: by its path, by a symlink on PATH, by this checkout's ./jbang with the script's
  * path (run implicit or explicit), and by the catalog alias from a directory inside the checkout.
  * Each is checked through fm-status's next line, which names the checkout's arm by its path.
- * `jbang app install` needs a JBang installed for the user and its own launcher directory; it is
- * not exercised here (its launcher calls `jbang run <path>`, the case of the ./jbang runs below).
+ * `jbang app install` itself is not run here: it edits the user's shell start files. The launcher
+ * it writes is `exec jbang run <path> "$@"`; that launcher, with this checkout's jbang as the
+ * `jbang` on PATH, is run below.
  */
 class CheckoutTest {
     private static final Duration LIMIT = Duration.ofSeconds(180);
@@ -67,6 +68,17 @@ class CheckoutTest {
         assertPlaced(run(List.of(jbang, "--quiet", script), Path.of("/")), "./jbang --quiet <abs path>");
         // From the checkout itself, by a relative path.
         assertPlaced(run(List.of(jbang, "fm-status.java"), root), "./jbang fm-status.java");
+    }
+
+    @Test
+    void byTheLauncherThatJbangAppInstallWrites() throws Exception {
+        Path bin = Files.createDirectory(kit.tempDir("fm-app").resolve("bin"));
+        Files.createSymbolicLink(bin.resolve("jbang"), root.resolve("jbang"));
+        Path launcher = Files.writeString(bin.resolve("fm-status"), "#!/bin/sh\nexec jbang run " + root.resolve("fm-status.java")
+                + " \"$@\"\n");
+        Files.setPosixFilePermissions(launcher, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        assertPlaced(run(List.of("sh", "-c", "fm-status"), Path.of("/"), "PATH", bin + ":" + System.getenv("PATH")),
+                "an app install launcher");
     }
 
     @Test
