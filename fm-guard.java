@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/launch/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Guard.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Advice.java lib/Guard.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 
 import java.io.FileDescriptor;
@@ -50,7 +50,7 @@ class FmGuard {
             err.println("fm-guard: " + e.getMessage() + " (watcher state unknown)");
         } catch (RuntimeException e) {
             err.println("fm-guard: could not check the watcher (" + e.getClass().getSimpleName()
-                    + "); run " + knobs.armCommand() + " to learn its state");
+                    + "); run " + Advice.unresolved(knobs, FmHome.checkout().orElse(null)).arm() + " to learn its state");
             if (knobs.debug()) e.printStackTrace(err);
         }
     }

@@ -1,4 +1,4 @@
-//SOURCES FmLock.java FmHome.java FmProc.java Guard.java Health.java Knobs.java Ledger.java Progress.java Watcher.java
+//SOURCES FmLock.java FmHome.java FmProc.java Health.java Knobs.java Ledger.java Progress.java Watcher.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -91,7 +91,7 @@ final class Arm {
      */
     private boolean noTaskInFlight() {
         try {
-            return Guard.countTasks(home.state) == 0;
+            return FmHome.countTasks(home.state) == 0;
         } catch (IOException e) {
             return false;
         }

@@ -6,13 +6,15 @@ import java.util.Optional;
 /**
  * Where a home's files are (overview.md "Environment", state.md).
  *
- * The checkout (where fm-watch.java lives) is found, in order: the directory of the real path of
- * the {@code fm.script} system property, which every direct run passes ({@code ./fm-watch.java},
- * a symlink to it, the launch cache of launch/launch.sh);
- * else the current directory when it holds fm-watch.java ({@code jbang fm-watch.java} or an
- * alias, run from the checkout); else FM_HOME when it holds fm-watch.java. Every way of
- * running from one checkout therefore yields the same real path. When none applies we say
- * so and ask for FM_HOME instead of guessing.
+ * The checkout (where fm-watch.java lives) is the command's own, found from the command and never
+ * from FM_HOME alone (FM_HOME names the state home, which may be anywhere), in order:
+ * the directory of the real path of the {@code fm.script} system property, which every direct run
+ * passes ({@code ./fm-watch.java}, a symlink to it, the launch cache of launch/launch.sh) and so does
+ * this checkout's {@code ./jbang} when it runs a script of a checkout by path; else the working
+ * directory or the nearest directory above it that holds fm-watch.java (a catalog alias, which
+ * JBang finds in the same places); else FM_HOME when it holds fm-watch.java (the old way). JBang
+ * itself tells a script nothing of where its source is, so a global {@code jbang <path>} run
+ * elsewhere cannot be placed: we say so in one line, with what works, instead of guessing.
  *
  * The home is FM_HOME, else FM_ROOT_OVERRIDE (the bash tools' name for it), else the checkout;
  * FM_STATE_OVERRIDE moves only the state directory, never the home. The home must already
@@ -23,6 +25,9 @@ import java.util.Optional;
  */
 final class FmHome {
     static final String WATCHER_SCRIPT = "fm-watch.java";
+    /** Started in a way that says nothing of the checkout: what works instead, in one line. */
+    static final String UNPLACED = "cannot tell which checkout this command belongs to (JBang does not tell a script where"
+            + " it is); run the script by its path or a symlink to it, or as <checkout>/jbang <path of the script>";
 
     final Path home;
     final Path state;
@@ -60,7 +65,7 @@ final class FmHome {
     }
 
     private static FmHome resolvePaths(Knobs knobs) throws Unresolved {
-        Optional<Path> checkout = checkoutDir(knobs);
+        Optional<Path> checkout = checkout();
         String homeKnob = knobs.raw("FM_HOME") != null ? "FM_HOME" : "FM_ROOT_OVERRIDE";
         String homeVar = knobs.raw(homeKnob);
         Path home;
@@ -71,13 +76,10 @@ final class FmHome {
         } else if (checkout.isPresent()) {
             home = checkout.get();
         } else {
-            throw new Unresolved("cannot tell where the firstmate checkout is; run from it or set FM_HOME");
+            throw new Unresolved(UNPLACED + " (FM_HOME, the home, is not set either)");
         }
         if (checkout.isEmpty() && Files.isRegularFile(home.resolve(WATCHER_SCRIPT))) checkout = Optional.of(home);
-        if (checkout.isEmpty()) {
-            throw new Unresolved("cannot tell where " + WATCHER_SCRIPT
-                    + " is; run the command from the checkout, or as ./" + WATCHER_SCRIPT + " directly");
-        }
+        if (checkout.isEmpty()) throw new Unresolved(UNPLACED);
         String stateVar = knobs.raw("FM_STATE_OVERRIDE");
         Path state = stateVar != null ? Path.of(stateVar).toAbsolutePath().normalize() : home.resolve("state");
         if (stateVar != null && state.getParent() != null) {
@@ -99,15 +101,17 @@ final class FmHome {
         return new FmHome(home, state, watcherPath);
     }
 
-    private static Optional<Path> checkoutDir(Knobs knobs) {
+    /** This command's checkout as the command itself can tell it (FM_HOME aside), if it can. */
+    static Optional<Path> checkout() {
         String script = System.getProperty("fm.script");
         if (script != null && !script.isEmpty()) {
             // The script's own real path: a symlink to it (in ~/bin) names the checkout it points into.
             Path dir = canonical(Path.of(script)).getParent();
             if (dir != null && Files.isRegularFile(dir.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(dir));
         }
-        Path cwd = Path.of("").toAbsolutePath();
-        if (Files.isRegularFile(cwd.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(cwd));
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isRegularFile(dir.resolve(WATCHER_SCRIPT))) return Optional.of(canonical(dir));
+        }
         return Optional.empty();
     }
 
@@ -140,6 +144,19 @@ final class FmHome {
     Path lastCheck()       { return file(".last-check"); }
     Path lastHeartbeat()   { return file(".last-heartbeat"); }
     Path heartbeatStreak() { return file(".heartbeat-streak"); }
+
+    /** Tasks in flight: {@code STATE/*.meta}, as the shell glob sees them (no dot-files); 0 without a state directory. */
+    static int countTasks(Path state) throws IOException {
+        int n = 0;
+        try (java.nio.file.DirectoryStream<Path> dir = Files.newDirectoryStream(state, "*.meta")) {
+            for (Path p : dir) {
+                if (!p.getFileName().toString().startsWith(".")) n++;
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            return 0;
+        }
+        return n;
+    }
 
     /** {@code task.status} -> {@code .seen-task_status}. */
     static String seenName(String signalFile) { return ".seen-" + signalFile.replace('.', '_'); }

@@ -1,10 +1,9 @@
-//SOURCES DrainFile.java FmHome.java Knobs.java StateFiles.java
+//SOURCES Advice.java DrainFile.java FmHome.java Knobs.java StateFiles.java
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,8 +18,8 @@ import java.util.Optional;
 final class Guard {
     static final String MARK = "\u25CF";
     static final String RULE = MARK + "\u2501".repeat(72);
-    // Advice names the commands as this home runs them (FM_ARM_COMMAND, FM_DRAIN_COMMAND):
-    // `jbang fm-watch-arm.java` by default, `bin/fm-watch-arm.sh` in a home adopted by fm-adopt.
+    // Advice names the commands so that the line can be pasted anywhere (lib/Advice.java): this
+    // checkout's scripts by absolute path, or what FM_ARM_COMMAND / FM_DRAIN_COMMAND say.
     static String how(String arm) {
         return "run " + arm + " as the harness-tracked background task (never a shell & that gets reaped).";
     }
@@ -40,10 +39,11 @@ final class Guard {
     /** The lines the guard prints now; empty when all is well or no task is in flight. */
     static List<String> check(FmHome home, Knobs knobs) {
         List<String> out = new ArrayList<>();
-        String arm = knobs.armCommand();
+        Advice advice = Advice.of(home, knobs);
+        String arm = advice.arm();
         int tasks;
         try {
-            tasks = countTasks(home.state);
+            tasks = FmHome.countTasks(home.state);
         } catch (IOException e) {
             out.add("fm-guard: cannot list " + home.state + " (" + e.getClass().getSimpleName()
                     + "); check its permissions, then run " + arm + " to learn the watcher's state");
@@ -63,21 +63,8 @@ final class Guard {
             out.add(MARK + "  " + (queued ? "After draining queued wakes, re-arm the watcher: " : "Re-arm it NOW: ") + how(arm));
             out.add(RULE);
         }
-        if (queued) out.add(queued(knobs.drainCommand()));
+        if (queued) out.add(queued(advice.drain()));
         return out;
-    }
-
-    /** Tasks in flight: {@code STATE/*.meta}, as the shell glob sees them (no dot-files). */
-    static int countTasks(Path state) throws IOException {
-        int n = 0;
-        try (DirectoryStream<Path> dir = Files.newDirectoryStream(state, "*.meta")) {
-            for (Path p : dir) {
-                if (!p.getFileName().toString().startsWith(".")) n++;
-            }
-        } catch (NoSuchFileException e) {
-            return 0;
-        }
-        return n;
     }
 
     private static boolean queueNonEmpty(Path queue) {

@@ -106,10 +106,10 @@ final class Knobs {
     }
 
     // --- ours (issue 14): what advice lines call the commands, and the bash watcher of a home ---
-    /** How advice lines name the arm; an adopted home's shims set {@code bin/fm-watch-arm.sh}. */
-    String armCommand()          { return text("FM_ARM_COMMAND", "jbang fm-watch-arm.java"); }
-    /** How advice lines name the drain; an adopted home's shims set {@code bin/fm-wake-drain.sh}. */
-    String drainCommand()        { return text("FM_DRAIN_COMMAND", "jbang fm-wake-drain.java"); }
+    /** How advice lines name the arm; an adopted home's shims set {@code bin/fm-watch-arm.sh}; null: the checkout's (Advice). */
+    String armCommand()          { return text("FM_ARM_COMMAND", null); }
+    /** How advice lines name the drain; an adopted home's shims set {@code bin/fm-wake-drain.sh}; null: the checkout's (Advice). */
+    String drainCommand()        { return text("FM_DRAIN_COMMAND", null); }
     /** The bash watcher script that counts as this home's watcher; null: {@code <FM_HOME>/bin/fm-watch.sh}. */
     String bashWatcher()         { return raw("FM_BASH_WATCHER"); }
 

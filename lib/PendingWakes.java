@@ -1,4 +1,4 @@
-//SOURCES DrainFile.java FmHome.java Status.java
+//SOURCES DrainFile.java FmHome.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -44,7 +44,7 @@ record PendingWakes(long pending, Long oldestEpoch, String problem) {
                 // no state directory: nothing queued
             }
         } catch (IOException | RuntimeException e) {
-            return new PendingWakes(-1, null, Status.reason(e));
+            return new PendingWakes(-1, null, StateFiles.reason(e));
         }
         return new PendingWakes(acc[0], acc[1] == Long.MAX_VALUE ? null : acc[1], null);
     }

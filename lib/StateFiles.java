@@ -96,4 +96,11 @@ final class StateFiles {
                     + "); check the state directory's permissions and free space", e);
         }
     }
+
+    /** An I/O failure in a few words for a one-line message: "permission denied", the file system's reason. */
+    static String reason(Exception e) {
+        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+        return e.getMessage() != null ? e.getMessage().replaceAll("[\\r\\n]+", " ") : e.getClass().getSimpleName();
+    }
 }

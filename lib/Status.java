@@ -1,12 +1,10 @@
-//SOURCES FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java WakeQueue.java
+//SOURCES FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java JsonWriter.java Knobs.java Ledger.java LockView.java PendingWakes.java ShellWord.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -17,15 +15,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 
 /**
  * The supervision verdict of fm-status: one look at the state directory, turned into
  * {@code supervision: <verdict> - <sentence>}, facts as {@code name: ...} lines, and at most one
  * {@code next:} line. It only reads: no lock, no signal, no file written or created.
  *
+ * Three steps, each once: {@link #gather} reads everything into one {@link Facts}; {@link #judge}
+ * turns facts into the verdict, its sentence, the exit and the next step; {@link #text} and
+ * {@link #json} print facts and judgement. The fleet view and the history reuse them.
+ *
  * The verdict comes from the arm's own definition of a healthy watcher ({@link Health}) and the
- * guard's count of tasks in flight ({@link Guard#countTasks}), so all three commands agree:
+ * guard's count of tasks in flight ({@link FmHome#countTasks}), so all three commands agree:
  * ok (healthy), idle (no task, no live watcher), DOWN (tasks, no live watcher), SLOW and WEDGED
  * (our watcher, beacon past FM_GUARD_GRACE / FM_WATCHER_STALE_GRACE), BLOCKED (something no tool
  * may touch is in the way). Any pending queued wake makes the exit 1 and the next step a drain.
@@ -43,144 +44,59 @@ final class Status {
         }
     }
 
-    static final String STATUS = "jbang fm-status.java";
-    /** How advice names the arm and the drain (FM_ARM_COMMAND, FM_DRAIN_COMMAND: an adopted home's own scripts). */
-    private String arm = "jbang fm-watch-arm.java";
-    private String drain = "jbang fm-wake-drain.java";
     static final Duration WINDOW = Duration.ofHours(24);
     /** Cycles shown, newest last. */
     static final int SHOWN_CYCLES = 5;
     /** A watcher whose lock is younger than this may still be writing who it is. */
     private static final Duration STARTING = FmLock.MID_ACQUIRE_FLOOR;
 
-    private Verdict verdict;
-    private String sentence;
-    private String next;
-    /** The name: value lines, in order; json mirrors them. */
-    private final List<String> facts = new ArrayList<>();
-    private final Map<String, Object> json = new LinkedHashMap<>();
-    /** Records wait in the queue (or it cannot be read): exit 1, and drain first. */
-    private boolean queued;
-
     private Status() {}
 
-    Verdict verdict() { return verdict; }
+    /** A window of a task in flight whose pane captures keep failing. */
+    record Blind(String window, long failures) {}
 
-    int exit() {
-        return verdict.exit != 0 || queued ? 1 : 0;
+    /**
+     * Everything one look saw. {@code problem} set: the look stopped there (no home, or a state
+     * directory that cannot be used) and the fields after {@code stateExists} are null.
+     */
+    record Facts(FmHome home, Knobs knobs, Advice advice, long now, String problem, boolean unresolved, boolean stateExists,
+                 Health health, int tasks, String lockTrouble, PendingWakes queue, List<Blind> blind,
+                 List<CheckTrust.Refusal> refused, Ledger.Read ledger, List<Ledger.Cycle> cycles, long gapsFrom,
+                 Ledger.Gaps gaps, FmHome.Unresolved unresolvedBy) {
+        /** Records wait in the queue (or it cannot be read): exit 1, and drain first. */
+        boolean queued() { return queue != null && queue.pending() != 0; }
     }
 
-    /** The text form: verdict line, facts, and the next step if any. */
-    List<String> lines() {
-        List<String> out = new ArrayList<>();
-        out.add("supervision: " + verdict.word + " - " + sentence);
-        out.addAll(facts);
-        if (next != null) out.add("next: " + next);
-        return out;
+    /** What the facts mean: the verdict, its sentence, the one next step (or null), the exit. */
+    record Judgement(Verdict verdict, String sentence, String next, int exit) {}
+
+    // ------------------------------------------------------------------ gather
+
+    /** No home at all: facts that say only why. */
+    static Facts unresolved(String why, Knobs knobs) {
+        return unresolved(new FmHome.Unresolved(why), knobs);
     }
 
-    String json() {
-        Map<String, Object> all = new LinkedHashMap<>();
-        all.put("verdict", verdict.word);
-        all.put("exit", exit());
-        all.put("sentence", sentence);
-        all.put("next", next);
-        all.putAll(json);
-        return JsonWriter.write(all);
+    /** No home at all, or one the user named that is not there: facts that say only why. */
+    static Facts unresolved(FmHome.Unresolved why, Knobs knobs) {
+        return new Facts(null, knobs, Advice.unresolved(knobs, FmHome.checkout().orElse(null)), System.currentTimeMillis(),
+                why.getMessage(), true, false, null, 0, null, null, null, null, null, null, 0, null, why);
     }
 
-    /** No home at all: say so in the status's own form. */
-    static Status unresolved(String why) {
-        Status s = new Status();
-        s.verdict = Verdict.BLOCKED;
-        s.sentence = why;
-        s.next = "export FM_HOME=<the home that holds fm-watch.java>  # then run " + STATUS + " again";
-        s.json.put("watcher", null);
-        s.json.put("tasks", null);
-        s.json.put("queue", null);
-        s.json.put("cycles", List.of());
-        s.json.put("gaps", null);
-        return s;
-    }
-
-    /** A home (or state parent) the user named is not there: BLOCKED, and the next step says to correct it. */
-    static Status unresolved(FmHome.Unresolved e) {
-        Status s = unresolved(e.getMessage());
-        if (e.missing != null) {
-            Path where = e.missing.getParent() != null ? e.missing.getParent() : e.missing;
-            s.next = "ls -la " + sh(where) + "  # " + e.missing + " is not there: correct " + e.knob
-                    + ", then run " + STATUS + " again";
-        }
-        return s;
-    }
-
-    // ------------------------------------------------------------------ the look
-
-    static Status of(FmHome home, Knobs knobs) {
-        Status s = new Status();
-        s.arm = knobs.armCommand();
-        s.drain = knobs.drainCommand();
-        s.look(home, knobs);
-        return s;
-    }
-
-    private void look(FmHome home, Knobs knobs) {
+    static Facts gather(FmHome home, Knobs knobs) {
         long now = System.currentTimeMillis();
+        Advice advice = Advice.of(home, knobs);
         String unusable = unusableState(home.state);
         if (unusable != null) {
-            verdict = Verdict.BLOCKED;
-            sentence = "the state directory " + home.state + " is unusable (" + unusable + ")";
-            next = "ls -ld " + sh(home.state) + "  # fix it (or set FM_STATE_OVERRIDE), then run " + STATUS + " again";
-            facts.add("state: " + home.state + ": " + unusable);
-            json.put("watcher", null);
-            json.put("tasks", null);
-            json.put("queue", null);
-            json.put("cycles", List.of());
-            json.put("gaps", null);
-            return;
+            return new Facts(home, knobs, advice, now, unusable, false, true, null, 0, null, null, null, null, null, null, 0, null, null);
         }
         boolean stateExists = Files.isDirectory(home.state);
         Health h = settled(home, knobs);
         int tasks = tasks(home.state);
         String lockTrouble = lockTrouble(home, h);
-
-        // The lock and the beacon.
-        facts.add("lock: " + describeLock(home, h));
-        Optional<Duration> beacon = h.beaconAge();
-        facts.add("beacon: " + beacon.map(a -> StateFiles.secs(a) + "s old").orElse("none")
-                + " (fresh under " + secs(knobs.guardGrace()) + "s, wedged from " + secs(knobs.watcherStaleGrace()) + "s)");
-        facts.add("tasks: " + tasks + " in flight");
-        json.put("watcher", watcherJson(home, h, knobs));
-        json.put("tasks", tasks);
-
-        // The queue: anything pending is to be drained first.
         PendingWakes q = PendingWakes.of(home);
-        facts.add("queue: " + q.describe());
-        json.put("queue", q.json());
-
-        List<Map<String, Object>> blind = blind(home);
-        if (!blind.isEmpty()) {
-            List<String> parts = new ArrayList<>();
-            for (Map<String, Object> b : blind) parts.add(b.get("window") + " (" + b.get("failures") + " failed captures in a row)");
-            facts.add("blind: " + String.join(", ", parts));
-        }
-        json.put("blind", blind);
-        // Checks the watcher refuses to run (strict modes): one line each, with its fix.
-        List<Map<String, Object>> refusedJson = new ArrayList<>();
-        if (knobs.checkStrict()) {
-            for (CheckTrust.Refusal r : CheckTrust.refusals(home.state)) {
-                facts.add("refused: " + r.check() + ": " + r.reason() + "; fix: " + r.fix());
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("check", r.check().toString());
-                m.put("file", r.file().toString());
-                m.put("reason", r.reason());
-                m.put("fix", r.fix());
-                refusedJson.add(m);
-            }
-        }
-        json.put("refusedChecks", refusedJson);
-
-        // The ledger: the last cycles and the gaps between them.
+        List<Blind> blind = blind(home);
+        List<CheckTrust.Refusal> refused = knobs.checkStrict() ? CheckTrust.refusals(home.state) : List.of();
         Ledger.Read read = Ledger.read(home.state);
         Optional<Instant> beat = Optional.ofNullable(StateFiles.mtime(home.beacon()));
         List<Ledger.Cycle> cycles = Ledger.cycles(read.entries(), now, beat);
@@ -188,107 +104,227 @@ final class Status {
                 || h.state() == Health.State.WEDGED;
         long from = now - WINDOW.toMillis();
         Ledger.Gaps gaps = Ledger.gaps(cycles, from, now, liveNow);
-        List<Map<String, Object>> shown = new ArrayList<>();
-        for (Ledger.Cycle c : cycles.subList(Math.max(0, cycles.size() - SHOWN_CYCLES), cycles.size())) {
-            facts.add("cycle: " + describe(c));
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("start", iso(c.started()));
-            m.put("pid", c.pid());
-            m.put("via", c.via());
-            m.put("end", c.how());
-            m.put("until", iso(c.until()));
-            m.put("seconds", (c.until() - c.started()) / 1000);
-            shown.add(m);
+        return new Facts(home, knobs, advice, now, null, false, stateExists, h, tasks, lockTrouble, q, blind, refused, read,
+                cycles, from, gaps, null);
+    }
+
+    // ------------------------------------------------------------------ judge
+
+    /** The verdict, its sentence, the exit and the next step, from the facts alone. */
+    static Judgement judge(Facts f) {
+        Verdict verdict;
+        String sentence;
+        String next = null;
+        Advice a = f.advice();
+        if (f.unresolved() && f.unresolvedBy() != null && f.unresolvedBy().missing != null) {
+            // A home (or a state directory's parent) the user named is not there: look, correct the knob.
+            java.nio.file.Path missing = f.unresolvedBy().missing;
+            java.nio.file.Path where = missing.getParent() != null ? missing.getParent() : missing;
+            return new Judgement(Verdict.BLOCKED, f.problem(), "ls -la " + ShellWord.of(where) + "  # " + missing
+                    + " is not there: correct " + f.unresolvedBy().knob + ", then run " + a.status() + " again", 1);
         }
-        json.put("cycles", shown);
-        facts.add("gaps: " + describe(gaps, from, cycles.isEmpty()));
+        if (f.unresolved()) {
+            return new Judgement(Verdict.BLOCKED, f.problem(), !f.problem().startsWith(FmHome.UNPLACED) ? null :
+                    "<checkout>/" + Advice.STATUS + "  # run the commands by their path in the checkout (or a symlink"
+                            + " to one), or as <checkout>/jbang <path>: FM_HOME names the state home, not the checkout", 1);
+        }
+        if (f.problem() != null) {
+            return new Judgement(Verdict.BLOCKED, "the state directory " + f.home().state + " is unusable (" + f.problem() + ")",
+                    "ls -ld " + ShellWord.of(f.home().state) + "  # fix it (or set FM_STATE_OVERRIDE), then run " + a.status() + " again", 1);
+        }
+        FmHome home = f.home();
+        Knobs knobs = f.knobs();
+        Health h = f.health();
+        String inFlight = f.tasks() + " task(s) in flight";
+        String lock = ShellWord.of(home.watchLock());
+        long pid = h.pid().orElse(-1);
+        String age = h.beaconAge().map(x -> StateFiles.secs(x) + "s").orElse("missing");
+        String itsBeacon = h.beaconAge().map(x -> "its beacon is " + StateFiles.secs(x) + "s old").orElse("it has no beacon");
+        if (f.lockTrouble() != null) {
+            verdict = Verdict.BLOCKED;
+            sentence = f.lockTrouble() + "; " + inFlight;
+            next = "ls -la " + lock + "  # nothing removes it automatically; move it aside by hand only if no firstmate"
+                    + " tool is using it, then run " + a.arm();
+        } else {
+            switch (h.state()) {
+                case HEALTHY -> {
+                    verdict = Verdict.OK;
+                    sentence = "this home's watcher pid " + pid + " is healthy (beacon " + age + " old); " + inFlight;
+                }
+                case SLOW -> {
+                    verdict = Verdict.SLOW;
+                    long left = Math.max(1, StateFiles.secs(knobs.watcherStaleGrace().minus(h.beaconAge().orElse(Duration.ZERO))));
+                    sentence = "this home's watcher pid " + pid + " is alive but " + itsBeacon + " (fresh under "
+                            + secs(knobs.guardGrace()) + "s); " + inFlight;
+                    next = a.status() + "  # again in " + left + "s: if the beacon is still not fresh, " + a.arm()
+                            + " then replaces the wedged watcher";
+                }
+                case WEDGED -> {
+                    verdict = Verdict.WEDGED;
+                    sentence = "this home's watcher pid " + pid + " is alive but " + itsBeacon + " (stale from "
+                            + secs(knobs.watcherStaleGrace()) + "s); " + inFlight;
+                    next = a.arm() + "  # replaces only this home's wedged watcher; run it as the harness-tracked background task";
+                }
+                case FOREIGN -> {
+                    verdict = Verdict.BLOCKED;
+                    sentence = "pid " + pid + " holds the watcher lock but is not provably this home's watcher ("
+                            + LockView.whyForeign(home, h) + "); " + inFlight;
+                    next = FmProc.fromAnotherPidNamespace(h.lock().identity())
+                            ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
+                                    + " sharing this home?): look there, and remove the lock by hand only if that container is gone;"
+                                    + " pid " + pid + " here is another process, never kill it"
+                            : "ls -la " + lock + "/ && tr '\\0' ' ' < /proc/" + pid + "/cmdline  # find out what pid " + pid
+                                    + " is; never kill it: if it is not this home's firstmate watcher, ask the person";
+                }
+                default -> { // ABSENT, DEAD
+                    String why = h.state() == Health.State.ABSENT ? "no lock"
+                            : h.pid().isPresent() ? "the lock names pid " + pid + ", which is "
+                                    + (FmProc.alive(pid) ? "now another process" : "dead")
+                            : "a lock with no readable pid";
+                    if (f.tasks() == 0) {
+                        verdict = Verdict.IDLE;
+                        sentence = f.stateExists() ? "no task in flight and no live watcher (" + why + "); nothing to supervise"
+                                : "no state directory yet (" + home.state + "); nothing to supervise";
+                    } else {
+                        verdict = Verdict.DOWN;
+                        sentence = inFlight + " and no live watcher (" + why + "; last beat "
+                                + h.beaconAge().map(x -> StateFiles.secs(x) + "s ago").orElse("never") + ")";
+                        next = a.arm() + "  # as the harness-tracked background task, never a shell &";
+                    }
+                }
+            }
+        }
+        if (f.queued()) {
+            // The first line carries every reason the exit is not 0: a verdict of ok with exit 1 would mislead.
+            PendingWakes q = f.queue();
+            sentence += q.problem() != null ? "; the wake queue cannot be read, drain it"
+                    : "; " + q.pending() + (q.pending() == 1 ? " wake" : " wakes") + " queued, drain them";
+            next = a.drain() + "  # the queue is the lossless record: drain and handle it first";
+        }
+        if (next == null && !f.refused().isEmpty()) {
+            CheckTrust.Refusal r = f.refused().get(0);
+            next = r.fix() + "  # the watcher refuses to run " + r.check() + " until it is fixed";
+        }
+        return new Judgement(verdict, sentence, next, verdict.exit != 0 || f.queued() ? 1 : 0);
+    }
+
+    // ------------------------------------------------------------------ print
+
+    /** The text form: verdict line, facts, and the next step if any. */
+    static List<String> text(Facts f, Judgement j) {
+        List<String> out = new ArrayList<>();
+        out.add("supervision: " + j.verdict().word + " - " + j.sentence());
+        out.addAll(factLines(f));
+        if (j.next() != null) out.add("next: " + j.next());
+        return out;
+    }
+
+    /** The name: value lines, in order; {@link #json} carries the same facts. */
+    static List<String> factLines(Facts f) {
+        List<String> out = new ArrayList<>();
+        if (f.unresolved()) return out;
+        if (f.problem() != null) {
+            out.add("state: " + f.home().state + ": " + f.problem());
+            return out;
+        }
+        FmHome home = f.home();
+        Health h = f.health();
+        out.add("lock: " + LockView.describe(home, h));
+        out.add("beacon: " + h.beaconAge().map(a -> StateFiles.secs(a) + "s old").orElse("none")
+                + " (fresh under " + secs(f.knobs().guardGrace()) + "s, wedged from " + secs(f.knobs().watcherStaleGrace()) + "s)");
+        out.add("tasks: " + f.tasks() + " in flight");
+        out.add("queue: " + f.queue().describe());
+        if (!f.blind().isEmpty()) {
+            List<String> parts = new ArrayList<>();
+            for (Blind b : f.blind()) parts.add(b.window() + " (" + b.failures() + " failed captures in a row)");
+            out.add("blind: " + String.join(", ", parts));
+        }
+        for (CheckTrust.Refusal r : f.refused()) out.add("refused: " + r.check() + ": " + r.reason() + "; fix: " + r.fix());
+        for (Ledger.Cycle c : shown(f.cycles())) out.add("cycle: " + describe(c));
+        out.add("gaps: " + describe(f.gaps(), f.gapsFrom(), f.cycles().isEmpty()));
+        String ledgerNote = ledgerNote(home, f.ledger());
+        if (ledgerNote != null) out.add("ledger: " + ledgerNote);
+        return out;
+    }
+
+    static String json(Facts f, Judgement j) {
+        return JsonWriter.write(jsonMap(f, j));
+    }
+
+    /** The JSON object as a map (the fleet view nests it). */
+    static Map<String, Object> jsonMap(Facts f, Judgement j) {
+        Map<String, Object> all = new LinkedHashMap<>();
+        all.put("verdict", j.verdict().word);
+        all.put("exit", j.exit());
+        all.put("sentence", j.sentence());
+        all.put("next", j.next());
+        if (f.problem() != null) {
+            all.put("watcher", null);
+            all.put("tasks", null);
+            all.put("queue", null);
+            all.put("cycles", List.of());
+            all.put("gaps", null);
+            return all;
+        }
+        FmHome home = f.home();
+        all.put("watcher", LockView.json(home, f.health(), f.knobs()));
+        all.put("tasks", f.tasks());
+        all.put("queue", f.queue().json());
+        List<Map<String, Object>> blind = new ArrayList<>();
+        for (Blind b : f.blind()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("window", b.window());
+            m.put("failures", b.failures());
+            blind.add(m);
+        }
+        all.put("blind", blind);
+        List<Map<String, Object>> refused = new ArrayList<>();
+        for (CheckTrust.Refusal r : f.refused()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("check", r.check().toString());
+            m.put("file", r.file().toString());
+            m.put("reason", r.reason());
+            m.put("fix", r.fix());
+            refused.add(m);
+        }
+        all.put("refusedChecks", refused);
+        List<Map<String, Object>> cycles = new ArrayList<>();
+        for (Ledger.Cycle c : shown(f.cycles())) cycles.add(cycleJson(c));
+        all.put("cycles", cycles);
+        Ledger.Gaps gaps = f.gaps();
         Map<String, Object> g = new LinkedHashMap<>();
-        g.put("since", cycles.isEmpty() ? null : iso(gaps.since()));
+        g.put("since", f.cycles().isEmpty() ? null : iso(gaps.since()));
         g.put("count", gaps.count());
         g.put("totalSeconds", gaps.totalMs() / 1000);
         g.put("longestSeconds", gaps.longestMs() / 1000);
         g.put("currentSeconds", gaps.currentMs() > 0 ? gaps.currentMs() / 1000 : null);
-        json.put("gaps", g);
-        String ledgerNote = ledgerNote(home, read);
-        if (ledgerNote != null) facts.add("ledger: " + ledgerNote);
+        all.put("gaps", g);
+        Ledger.Read read = f.ledger();
         Map<String, Object> l = new LinkedHashMap<>();
         l.put("path", home.state.resolve(Ledger.NAME).toString());
         l.put("records", read.entries().size());
         l.put("unreadableLines", read.unreadable());
         l.put("problem", read.problem());
-        json.put("ledger", l);
-
-        judge(home, knobs, h, tasks, lockTrouble, stateExists);
-        queued = q.pending() != 0;
-        if (queued) next = drain + "  # the queue is the lossless record: drain and handle it first";
-        if (next == null && !refusedJson.isEmpty()) {
-            next = refusedJson.get(0).get("fix") + "  # the watcher refuses to run " + refusedJson.get(0).get("check")
-                    + " until it is fixed";
-        }
+        all.put("ledger", l);
+        return all;
     }
 
-    /** The verdict, its sentence and its next step, from the facts gathered. */
-    private void judge(FmHome home, Knobs knobs, Health h, int tasks, String lockTrouble, boolean stateExists) {
-        String inFlight = tasks + " task(s) in flight";
-        String lock = sh(home.watchLock());
-        if (lockTrouble != null) {
-            verdict = Verdict.BLOCKED;
-            sentence = lockTrouble + "; " + inFlight;
-            next = "ls -la " + lock + "  # nothing removes it automatically; move it aside by hand only if no firstmate"
-                    + " tool is using it, then run " + arm;
-            return;
-        }
-        long pid = h.pid().orElse(-1);
-        String age = h.beaconAge().map(a -> StateFiles.secs(a) + "s").orElse("missing");
-        String itsBeacon = h.beaconAge().map(a -> "its beacon is " + StateFiles.secs(a) + "s old").orElse("it has no beacon");
-        switch (h.state()) {
-            case HEALTHY -> {
-                verdict = Verdict.OK;
-                sentence = "this home's watcher pid " + pid + " is healthy (beacon " + age + " old); " + inFlight;
-            }
-            case SLOW -> {
-                verdict = Verdict.SLOW;
-                long left = Math.max(1, StateFiles.secs(knobs.watcherStaleGrace().minus(h.beaconAge().orElse(Duration.ZERO))));
-                sentence = "this home's watcher pid " + pid + " is alive but " + itsBeacon + " (fresh under "
-                        + secs(knobs.guardGrace()) + "s); " + inFlight;
-                next = STATUS + "  # again in " + left + "s: if the beacon is still not fresh, " + arm
-                        + " then replaces the wedged watcher";
-            }
-            case WEDGED -> {
-                verdict = Verdict.WEDGED;
-                sentence = "this home's watcher pid " + pid + " is alive but " + itsBeacon + " (stale from "
-                        + secs(knobs.watcherStaleGrace()) + "s); " + inFlight;
-                next = arm + "  # replaces only this home's wedged watcher; run it as the harness-tracked background task";
-            }
-            case FOREIGN -> {
-                verdict = Verdict.BLOCKED;
-                sentence = "pid " + pid + " holds the watcher lock but is not provably this home's watcher ("
-                        + whyForeign(home, h) + "); " + inFlight;
-                next = FmProc.fromAnotherPidNamespace(h.lock().identity())
-                        ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
-                                + " sharing this home?): look there, and remove the lock by hand only if that container is gone;"
-                                + " pid " + pid + " here is another process, never kill it"
-                        : "ls -la " + lock + "/ && tr '\\0' ' ' < /proc/" + pid + "/cmdline  # find out what pid " + pid
-                                + " is; never kill it: if it is not this home's firstmate watcher, ask the person";
-            }
-            case ABSENT, DEAD -> {
-                String why = h.state() == Health.State.ABSENT ? "no lock"
-                        : h.pid().isPresent() ? "the lock names pid " + pid + ", which is "
-                                + (FmProc.alive(pid) ? "now another process" : "dead")
-                        : "a lock with no readable pid";
-                if (tasks == 0) {
-                    verdict = Verdict.IDLE;
-                    sentence = stateExists ? "no task in flight and no live watcher (" + why + "); nothing to supervise"
-                            : "no state directory yet (" + home.state + "); nothing to supervise";
-                } else {
-                    verdict = Verdict.DOWN;
-                    sentence = inFlight + " and no live watcher (" + why + "; last beat "
-                            + h.beaconAge().map(a -> StateFiles.secs(a) + "s ago").orElse("never") + ")";
-                    next = arm + "  # as the harness-tracked background task, never a shell &";
-                }
-            }
-        }
+    private static List<Ledger.Cycle> shown(List<Ledger.Cycle> cycles) {
+        return cycles.subList(Math.max(0, cycles.size() - SHOWN_CYCLES), cycles.size());
     }
+
+    static Map<String, Object> cycleJson(Ledger.Cycle c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("start", iso(c.started()));
+        m.put("pid", c.pid());
+        m.put("via", c.via());
+        m.put("end", c.how());
+        m.put("until", iso(c.until()));
+        m.put("seconds", (c.until() - c.started()) / 1000);
+        return m;
+    }
+
+    // ------------------------------------------------------------------ the look
 
     /**
      * Health, given a moment to settle when a watcher is caught between taking the lock and
@@ -328,13 +364,13 @@ final class Status {
         } catch (NoSuchFileException e) {
             return null;
         } catch (IOException e) {
-            return reason(e);
+            return StateFiles.reason(e);
         }
         if (!a.isDirectory()) return "not a directory";
         try (DirectoryStream<Path> d = Files.newDirectoryStream(state)) {
             d.iterator().hasNext();
         } catch (IOException | RuntimeException e) {
-            return "cannot list it: " + reason(e);
+            return "cannot list it: " + StateFiles.reason(e);
         }
         if (!Files.isWritable(state)) return "not writable, so no watcher can take its lock or beat";
         return null;
@@ -342,94 +378,17 @@ final class Status {
 
     private static int tasks(Path state) {
         try {
-            return Guard.countTasks(state);
+            return FmHome.countTasks(state);
         } catch (IOException e) {
             return 0; // listed a moment ago; gone since
         }
     }
 
-    // ------------------------------------------------------------------ the lock
-
-    private static String describeLock(FmHome home, Health h) {
-        FmLock.Snapshot s = h.lock();
-        if (s.form() == FmLock.Form.ABSENT) return "none";
-        if (s.form() == FmLock.Form.OTHER) return home.watchLock() + " is not a lock";
-        if (h.pid().isEmpty()) return "no readable pid" + lockAge(s);
-        long pid = h.pid().getAsLong();
-        StringBuilder b = new StringBuilder("pid " + pid + " " + liveness(s, pid));
-        b.append(", fm-home ").append(match(home.home.toString(), home.watchLock().resolve("fm-home")));
-        b.append(", watcher-path ").append(match(home.watcherPath.toString(), home.watchLock().resolve("watcher-path")));
-        b.append(", identity ").append(identity(s, pid));
-        b.append("; written by ").append(writer(s));
-        return b.toString();
-    }
-
-    private static String lockAge(FmLock.Snapshot s) {
-        if (s.lockTime() == null) return "";
-        return " (lock " + StateFiles.secs(Duration.between(s.lockTime(), Instant.now()).abs()) + "s old)";
-    }
-
-    private static String liveness(FmLock.Snapshot s, long pid) {
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
-        if (!FmProc.alive(pid)) return "(dead)";
-        return s.recycled() ? "(alive, but a later process that reused the pid)" : "(alive)";
-    }
-
-    private static String match(String expected, Path file) {
-        String v = StateFiles.firstLine(file);
-        if (v == null) return "missing";
-        return expected.equals(v) ? "matches" : "differs (" + v + ")";
-    }
-
-    private static String identity(FmLock.Snapshot s, long pid) {
-        if (s.identity() == null) return "missing";
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
-        Optional<Boolean> m = FmProc.identityMatches(s.identity(), pid);
-        return m.isEmpty() ? "unverifiable" : m.get() ? "matches" : "differs";
-    }
-
-    private static String writer(FmLock.Snapshot s) {
-        if (s.identity() == null) return "unknown (no pid-identity)";
-        return FmProc.isOurIdentityFormat(s.identity()) ? "the Java tools" : "another implementation (the bash tools?)";
-    }
-
-    private static String whyForeign(FmHome home, Health h) {
-        List<String> why = new ArrayList<>();
-        String m = match(home.home.toString(), home.watchLock().resolve("fm-home"));
-        if (!m.equals("matches")) why.add("fm-home " + m);
-        String w = match(home.watcherPath.toString(), home.watchLock().resolve("watcher-path"));
-        if (!w.equals("matches")) why.add("watcher-path " + w);
-        if (why.isEmpty()) why.add("identity " + identity(h.lock(), h.pid().getAsLong()));
-        return String.join(", ", why);
-    }
-
-    private static Map<String, Object> watcherJson(FmHome home, Health h, Knobs knobs) {
-        FmLock.Snapshot s = h.lock();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("state", h.state().name());
-        m.put("lock", s.form().name().toLowerCase());
-        m.put("pid", h.pid().isPresent() ? (Object) h.pid().getAsLong() : null);
-        m.put("alive", h.pid().isPresent() && s.holderAlive());
-        m.put("fmHome", field(home.home.toString(), home.watchLock().resolve("fm-home")));
-        m.put("watcherPath", field(home.watcherPath.toString(), home.watchLock().resolve("watcher-path")));
-        m.put("identity", h.pid().isPresent() ? identity(s, h.pid().getAsLong()) : s.identity() == null ? "missing" : "unverifiable");
-        m.put("writtenBy", s.identity() == null ? "unknown" : FmProc.isOurIdentityFormat(s.identity()) ? "java" : "other");
-        m.put("beaconAgeSeconds", h.beaconAge().map(StateFiles::secs).orElse(null));
-        m.put("guardGraceSeconds", knobs.guardGrace().toMillis() / 1000.0);
-        m.put("staleGraceSeconds", knobs.watcherStaleGrace().toMillis() / 1000.0);
-        return m;
-    }
-
-    private static String field(String expected, Path file) {
-        String v = StateFiles.firstLine(file);
-        return v == null ? "missing" : expected.equals(v) ? "matches" : "differs";
-    }
-
     // ------------------------------------------------------------------ blind windows
 
     /** Windows of tasks in flight whose captures are failing right now (their .blind-<key> count). */
-    private static List<Map<String, Object>> blind(FmHome home) {
-        List<Map<String, Object>> out = new ArrayList<>();
+    private static List<Blind> blind(FmHome home) {
+        List<Blind> out = new ArrayList<>();
         List<Path> metas = new ArrayList<>();
         try (DirectoryStream<Path> d = Files.newDirectoryStream(home.state, "*.meta")) {
             for (Path p : d) if (!p.getFileName().toString().startsWith(".")) metas.add(p);
@@ -444,10 +403,7 @@ final class Status {
             seen.add(window);
             String count = StateFiles.firstLine(home.file(".blind-" + FmHome.windowKey(window)));
             if (count == null || !count.strip().matches("[1-9][0-9]{0,8}")) continue;
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("window", window);
-            m.put("failures", Long.parseLong(count.strip()));
-            out.add(m);
+            out.add(new Blind(window, Long.parseLong(count.strip())));
         }
         return out;
     }
@@ -507,24 +463,12 @@ final class Status {
         return (s / 3600) + "h" + String.format("%02d", (s % 3600) / 60) + "m";
     }
 
-    private static String iso(long epochMs) {
+    static String iso(long epochMs) {
         return Instant.ofEpochSecond(Math.floorDiv(epochMs, 1000)).toString();
     }
 
     private static String secs(Duration d) {
         if (d.toNanos() % 1_000_000_000L == 0) return Long.toString(d.getSeconds());
         return java.math.BigDecimal.valueOf(d.toNanos(), 9).stripTrailingZeros().toPlainString();
-    }
-
-    /** A path as one shell word. */
-    static String sh(Path p) {
-        String s = p.toString();
-        return s.matches("[A-Za-z0-9_./:@%+=,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
-    }
-
-    static String reason(Exception e) {
-        if (e instanceof AccessDeniedException) return "permission denied";
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
-        return e.getMessage() != null ? e.getMessage().replaceAll("[\\r\\n]+", " ") : e.getClass().getSimpleName();
     }
 }

@@ -52,14 +52,27 @@ class AdoptTest {
     private static final Map<String, String> MODES = Map.of("fm-watch.sh", "rwxr-xr-x", "fm-watch-arm.sh", "rwxr-x---",
             "fm-wake-drain.sh", "rwx------", "fm-guard.sh", "rwxrwxr-x");
     private static final String MARK = "\u25CF";
-    private static final String BANNER_NOW = MARK + "  Re-arm it NOW: run bin/fm-watch-arm.sh as the harness-tracked"
-            + " background task (never a shell & that gets reaped).";
-    private static final String BANNER_AFTER_DRAIN = MARK + "  After draining queued wakes, re-arm the watcher: run"
-            + " bin/fm-watch-arm.sh as the harness-tracked background task (never a shell & that gets reaped).";
-    private static final String BANNER_ONLY = MARK + "  Only bin/fm-watch-arm.sh reports the true state of the watcher;"
-            + " trust its status line, not memory.";
-    private static final String QUEUED = "WARNING: queued wakes pending - drain them with bin/fm-wake-drain.sh"
-            + " before anything else.";
+    // The advice names the home's own scripts by absolute path (quoted: the home's path has a quote
+    // and spaces), so that it can be pasted in any directory.
+    private String banner_now() {
+        return MARK + "  Re-arm it NOW: run " + ShellWord.of(bin.resolve("fm-watch-arm.sh")) + " as the harness-tracked"
+                + " background task (never a shell & that gets reaped).";
+    }
+
+    private String banner_after_drain() {
+        return MARK + "  After draining queued wakes, re-arm the watcher: run " + ShellWord.of(bin.resolve("fm-watch-arm.sh"))
+                + " as the harness-tracked background task (never a shell & that gets reaped).";
+    }
+
+    private String banner_only() {
+        return MARK + "  Only " + ShellWord.of(bin.resolve("fm-watch-arm.sh")) + " reports the true state of the watcher;"
+                + " trust its status line, not memory.";
+    }
+
+    private String queued() {
+        return "WARNING: queued wakes pending - drain them with " + ShellWord.of(bin.resolve("fm-wake-drain.sh"))
+                + " before anything else.";
+    }
 
     private final TestKit kit = new TestKit();
     /** The throwaway home: {@code bin/} beside {@code state/}, knobs for a quick watcher. */
@@ -302,22 +315,25 @@ class AdoptTest {
         List<String> banner = stderrLines(g);
         assertEquals(6, banner.size(), g.stderr());
         assertEquals(MARK + "  1 task(s) in flight, but no watcher has a fresh beacon (last beat: never, grace 300s).", banner.get(2));
-        assertEquals(BANNER_ONLY, banner.get(3));
-        assertEquals(BANNER_NOW, banner.get(4));
+        assertEquals(banner_only(), banner.get(3));
+        assertEquals(banner_now(), banner.get(4));
 
         // Queued wakes: the banner's drain-first form and the warning name the home's drain.
         Files.writeString(state.resolve(".wake-queue"), "1700000000\t1\tsignal\tt1.status\tt1.status\n");
         TestKit.Result q = script("fm-guard.sh", fixture.env());
         List<String> warned = stderrLines(q);
         assertEquals(7, warned.size(), q.stderr());
-        assertEquals(BANNER_AFTER_DRAIN, warned.get(4));
-        assertEquals(QUEUED, warned.get(6));
+        assertEquals(banner_after_drain(), warned.get(4));
+        assertEquals(queued(), warned.get(6));
 
-        // The drain, with its output, then the guard's check on stderr (queue now empty).
-        TestKit.Result d = script("fm-wake-drain.sh", fixture.env());
+        // The drain, run as the warning names it (pasted into sh from another directory), with its
+        // output, then the guard's check on stderr (queue now empty).
+        String drain = warned.get(6).substring("WARNING: queued wakes pending - drain them with ".length(),
+                warned.get(6).length() - " before anything else.".length());
+        TestKit.Result d = kit.run(List.of("sh", "-c", drain), fixture.env(), Path.of("/"), LIMIT);
         assertEquals(0, d.exit(), d.stderr());
         assertEquals("1700000000\t1\tsignal\tt1.status\tt1.status\n", d.stdout());
-        assertEquals(BANNER_NOW, stderrLines(d).get(4));
+        assertEquals(banner_now(), stderrLines(d).get(4));
         assertFalse(d.stderr().contains("WARNING"), d.stderr());
 
         // Every argument arrives, as one argument each.
@@ -334,7 +350,7 @@ class AdoptTest {
 
         // A tool of the home that runs the guard by path gets the same, and no bash original ran.
         TestKit.Result t = script("fm-other-tool.sh", fixture.env());
-        assertEquals(BANNER_NOW, stderrLines(t).get(4));
+        assertEquals(banner_now(), stderrLines(t).get(4));
         assertFalse(Files.exists(home.resolve("calls.log")), "a bash original ran");
     }
 

@@ -235,7 +235,8 @@ class DrainTest {
         assertTrue(err.stream().allMatch(l -> l.startsWith("\u25CF")), r.stderr());
         assertTrue(r.stderr().contains("1 task(s) in flight") && r.stderr().contains("last beat: never"), r.stderr());
         // The queue was just drained: re-arm now, nothing is waiting.
-        assertTrue(r.stderr().contains("Re-arm it NOW: run jbang fm-watch-arm.java"), r.stderr());
+        assertTrue(r.stderr().contains("Re-arm it NOW: run FM_HOME=" + ShellWord.of(fixture.home) + " "
+                + ShellWord.of(TestKit.root().resolve("fm-watch-arm.java")) + " as"), r.stderr());
         assertFalse(r.stderr().contains("WARNING"), r.stderr());
     }
 

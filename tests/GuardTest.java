@@ -17,12 +17,25 @@ import org.junit.jupiter.api.Test;
 class GuardTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
     private static final String MARK = "\u25CF";
-    private static final String REARM_NOW = MARK + "  Re-arm it NOW: run jbang fm-watch-arm.java as the harness-tracked"
-            + " background task (never a shell & that gets reaped).";
-    private static final String REARM_AFTER_DRAIN = MARK + "  After draining queued wakes, re-arm the watcher: run jbang"
-            + " fm-watch-arm.java as the harness-tracked background task (never a shell & that gets reaped).";
-    private static final String QUEUED = "WARNING: queued wakes pending - drain them with jbang fm-wake-drain.java"
-            + " before anything else.";
+    /** The arm and the drain as advice names them for this (non-default) home: pasteable anywhere. */
+    private String advice(String script) {
+        return "FM_HOME=" + ShellWord.of(home) + " " + ShellWord.of(TestKit.root().resolve(script));
+    }
+
+    private String rearmNow() {
+        return MARK + "  Re-arm it NOW: run " + advice("fm-watch-arm.java") + " as the harness-tracked"
+                + " background task (never a shell & that gets reaped).";
+    }
+
+    private String rearmAfterDrain() {
+        return MARK + "  After draining queued wakes, re-arm the watcher: run " + advice("fm-watch-arm.java")
+                + " as the harness-tracked background task (never a shell & that gets reaped).";
+    }
+
+    private String queued() {
+        return "WARNING: queued wakes pending - drain them with " + advice("fm-wake-drain.java") + " before anything else.";
+    }
+
     private final TestKit kit = new TestKit();
     /** The temp home; the guard runs under the C locale, since the banner must stay UTF-8 whatever the locale. */
     private TestKit.Home fixture;
@@ -70,8 +83,8 @@ class GuardTest {
         assertEquals(MARK + "  WATCHER DOWN - SUPERVISION IS OFF", lines.get(1));
         assertEquals(MARK + "  2 task(s) in flight, but no watcher has a fresh beacon (last beat: never, grace 300s).",
                 lines.get(2));
-        assertTrue(lines.get(3).contains("jbang fm-watch-arm.java") && lines.get(3).contains("true state"), lines.get(3));
-        assertEquals(REARM_NOW, lines.get(4));
+        assertTrue(lines.get(3).contains(advice("fm-watch-arm.java")) && lines.get(3).contains("true state"), lines.get(3));
+        assertEquals(rearmNow(), lines.get(4));
     }
 
     @Test
@@ -83,7 +96,7 @@ class GuardTest {
         List<String> lines = banner(guard(Map.of()));
         assertTrue(lines.get(2).matches(MARK + "  1 task\\(s\\) in flight, but no watcher has a fresh beacon"
                 + " \\(last beat: 40\\ds ago, grace 300s\\)\\."), lines.get(2));
-        assertEquals(REARM_NOW, lines.get(4));
+        assertEquals(rearmNow(), lines.get(4));
 
         age(beacon, 10);
         List<String> tight = banner(guard(Map.of("FM_GUARD_GRACE", "5")));
@@ -100,14 +113,14 @@ class GuardTest {
         List<String> lines = r.stderr().lines().toList();
         assertEquals(7, lines.size(), r.stderr());
         assertTrue(lines.subList(0, 6).stream().allMatch(l -> l.startsWith(MARK)), r.stderr());
-        assertEquals(REARM_AFTER_DRAIN, lines.get(4));
-        assertEquals(QUEUED, lines.get(6));
+        assertEquals(rearmAfterDrain(), lines.get(4));
+        assertEquals(queued(), lines.get(6));
 
         StateFiles.touch(state.resolve(".last-watcher-beat"));
         TestKit.Result fresh = guard(Map.of());
         assertEquals(0, fresh.exit());
         assertEquals("", fresh.stdout());
-        assertEquals(QUEUED + "\n", fresh.stderr());
+        assertEquals(queued() + "\n", fresh.stderr());
     }
 
     @Test

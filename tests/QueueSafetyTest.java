@@ -385,7 +385,8 @@ class QueueSafetyTest {
         }
         TestKit.Result dead = guard();
         assertEquals(0, dead.exit());
-        assertEquals("WARNING: queued wakes pending - drain them with jbang fm-wake-drain.java before anything else.\n", dead.stderr());
+        assertEquals("WARNING: queued wakes pending - drain them with FM_HOME=" + ShellWord.of(fixture.home) + " "
+                + ShellWord.of(TestKit.root().resolve("fm-wake-drain.java")) + " before anything else.\n", dead.stderr());
         assertEquals(5, drain().lines().size());
         assertEquals("", guard().stderr());
     }

@@ -63,6 +63,11 @@ class StatusTest {
 
     private TestKit.Result status(String... args) throws Exception { return status(fixture.env(), args); }
 
+    /** How advice names a script of this checkout for this (non-default) home: pasteable anywhere. */
+    private String advice(String script) {
+        return "FM_HOME=" + ShellWord.of(home) + " " + ShellWord.of(TestKit.root().resolve(script));
+    }
+
     // ------------------------------------------------------------------ verdicts
 
     /** One real watcher through its life: ok, stopped (SLOW, WEDGED), killed (DOWN), no task (idle). */
@@ -95,7 +100,8 @@ class StatusTest {
             l = slow.lines();
             assertTrue(l.get(0).matches("supervision: SLOW - this home's watcher pid " + pid + " is alive but its beacon is"
                     + " 10\\ds old \\(fresh under 60s\\); 2 task\\(s\\) in flight"), l.get(0));
-            assertTrue(l.get(l.size() - 1).matches("next: jbang fm-status\\.java  # again in \\d+s: .*"), l.toString());
+            assertTrue(l.get(l.size() - 1).matches("next: " + java.util.regex.Pattern.quote(advice("fm-status.java")) + "  # again in \\d+s: .*"),
+                    l.toString());
 
             age(state.resolve(".last-watcher-beat"), Duration.ofSeconds(700));
             TestKit.Result wedged = status(graces);
@@ -103,7 +109,7 @@ class StatusTest {
             l = wedged.lines();
             assertTrue(l.get(0).startsWith("supervision: WEDGED - this home's watcher pid " + pid + " is alive but its beacon is 70"),
                     l.get(0));
-            assertTrue(l.get(l.size() - 1).startsWith("next: jbang fm-watch-arm.java  # "), l.toString());
+            assertTrue(l.get(l.size() - 1).startsWith("next: " + advice("fm-watch-arm.java") + "  # "), l.toString());
         } finally {
             arm.process.destroyForcibly(); // SIGKILL reaches a stopped process
         }
@@ -114,7 +120,7 @@ class StatusTest {
         List<String> l = down.lines();
         assertTrue(l.get(0).matches("supervision: DOWN - 2 task\\(s\\) in flight and no live watcher \\(the lock names pid "
                 + pid + ", which is dead; last beat \\d+s ago\\)"), l.get(0));
-        assertEquals("next: jbang fm-watch-arm.java  # as the harness-tracked background task, never a shell &",
+        assertEquals("next: " + advice("fm-watch-arm.java") + "  # as the harness-tracked background task, never a shell &",
                 l.get(l.size() - 1));
         assertTrue(l.stream().anyMatch(x -> x.startsWith("cycle: ") && x.contains("pid " + pid + " via arm, killed")), l.toString());
 
@@ -186,8 +192,10 @@ class StatusTest {
         TestKit.Result r = kit.run(cmd, Map.of("FM_HOME", elsewhere.toString()), elsewhere, LIMIT);
         assertEquals(1, r.exit(), r.stderr());
         List<String> l = r.lines();
-        assertTrue(l.get(0).startsWith("supervision: BLOCKED - cannot tell where fm-watch.java is"), l.get(0));
-        assertTrue(l.get(l.size() - 1).startsWith("next: export FM_HOME="), l.toString());
+        // Nothing in how it was started names the checkout: say what works, never a circular FM_HOME.
+        assertEquals("supervision: BLOCKED - " + FmHome.UNPLACED, l.get(0));
+        assertTrue(l.get(l.size() - 1).startsWith("next: <checkout>/fm-status.java  # run the commands by their path"), l.toString());
+        assertFalse(r.stdout().contains("export FM_HOME"), r.stdout());
         try (Stream<Path> s = Files.list(elsewhere)) {
             assertEquals(0, s.count(), "nothing created");
         }
@@ -239,7 +247,7 @@ class StatusTest {
         assertTrue(queue.matches("queue: 3 record\\(s\\) pending, oldest \\d+s"), queue);
         long oldest = Long.parseLong(queue.substring(queue.lastIndexOf(' ') + 1, queue.length() - 1));
         assertTrue(oldest >= 45 && oldest < 45 + LIMIT.toSeconds(), queue);
-        assertEquals("next: jbang fm-wake-drain.java  # the queue is the lossless record: drain and handle it first",
+        assertEquals("next: " + advice("fm-wake-drain.java") + "  # the queue is the lossless record: drain and handle it first",
                 l.get(l.size() - 1));
 
         // Tasks in flight and no watcher: still drain before re-arm, and only one next line.
@@ -248,7 +256,7 @@ class StatusTest {
         assertEquals(1, down.exit());
         assertTrue(down.lines().get(0).startsWith("supervision: DOWN - "), down.stdout());
         assertEquals(1, down.lines().stream().filter(x -> x.startsWith("next:")).count());
-        assertTrue(down.lines().get(down.lines().size() - 1).startsWith("next: jbang fm-wake-drain.java"), down.stdout());
+        assertTrue(down.lines().get(down.lines().size() - 1).startsWith("next: " + advice("fm-wake-drain.java")), down.stdout());
     }
 
     /** Strict modes: a check the watcher refuses is listed with its fix, and is the next step when nothing else is. */
