@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java WakeQueue.java
+//SOURCES ../FmLock.java CheckTrust.java FmHome.java FmProc.java Guard.java Health.java Identity.java JsonWriter.java Knobs.java Ledger.java PendingWakes.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -253,7 +253,7 @@ final class Status {
                 verdict = Verdict.BLOCKED;
                 sentence = "pid " + pid + " holds the watcher lock but is not provably this home's watcher ("
                         + whyForeign(home, h) + "); " + inFlight;
-                next = FmProc.fromAnotherPidNamespace(h.lock().identity())
+                next = Identity.fromAnotherPidNamespace(h.lock().identity())
                         ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
                                 + " sharing this home?): look there, and remove the lock by hand only if that container is gone;"
                                 + " pid " + pid + " here is another process, never kill it"
@@ -359,9 +359,12 @@ final class Status {
     }
 
     private static String liveness(FmLock.Snapshot s, long pid) {
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
-        if (!FmProc.alive(pid)) return "(dead)";
-        return s.recycled() ? "(alive, but a later process that reused the pid)" : "(alive)";
+        if (Identity.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
+        return switch (s.holder()) {
+            case DEAD -> "(dead)";
+            case OTHER -> "(alive, but a later process that reused the pid)";
+            case SAME, UNKNOWN -> "(alive)";
+        };
     }
 
     private static String match(String expected, Path file) {
@@ -372,14 +375,17 @@ final class Status {
 
     private static String identity(FmLock.Snapshot s, long pid) {
         if (s.identity() == null) return "missing";
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
-        Optional<Boolean> m = FmProc.identityMatches(s.identity(), pid);
-        return m.isEmpty() ? "unverifiable" : m.get() ? "matches" : "differs";
+        if (Identity.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
+        return switch (Identity.of(pid, s.identity())) {
+            case SAME -> "matches";
+            case OTHER -> "differs";
+            case DEAD, UNKNOWN -> "unverifiable";
+        };
     }
 
     private static String writer(FmLock.Snapshot s) {
         if (s.identity() == null) return "unknown (no pid-identity)";
-        return FmProc.isOurIdentityFormat(s.identity()) ? "the Java tools" : "another implementation (the bash tools?)";
+        return Identity.ours(s.identity()) ? "the Java tools" : "another implementation (the bash tools?)";
     }
 
     private static String whyForeign(FmHome home, Health h) {
@@ -402,7 +408,7 @@ final class Status {
         m.put("fmHome", field(home.home.toString(), home.watchLock().resolve("fm-home")));
         m.put("watcherPath", field(home.watcherPath.toString(), home.watchLock().resolve("watcher-path")));
         m.put("identity", h.pid().isPresent() ? identity(s, h.pid().getAsLong()) : s.identity() == null ? "missing" : "unverifiable");
-        m.put("writtenBy", s.identity() == null ? "unknown" : FmProc.isOurIdentityFormat(s.identity()) ? "java" : "other");
+        m.put("writtenBy", s.identity() == null ? "unknown" : Identity.ours(s.identity()) ? "java" : "other");
         m.put("beaconAgeSeconds", h.beaconAge().map(StateFiles::secs).orElse(null));
         m.put("guardGraceSeconds", knobs.guardGrace().toMillis() / 1000.0);
         m.put("staleGraceSeconds", knobs.watcherStaleGrace().toMillis() / 1000.0);
