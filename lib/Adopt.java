@@ -459,6 +459,10 @@ final class Adopt {
                 + "# exec keeps the pid, so whoever started this script can signal the watcher itself.\n"
                 + "if [ -z \"${FM_HOME-}\" ] && [ -z \"${FM_ROOT_OVERRIDE-}\" ]; then FM_HOME=" + quote(home.toString())
                 + "; export FM_HOME; fi\n"
+                // The bash watcher of the checkout whose scripts run is this home's, whatever FM_HOME
+                // names (a secondmate home, a case directory): the bash arm judges it so, and so must we.
+                + "if [ -z \"${FM_BASH_WATCHER-}\" ]; then FM_BASH_WATCHER="
+                + quote(BashHome.bin(home).resolve("fm-watch.sh").toString()) + "; export FM_BASH_WATCHER; fi\n"
                 + "FM_ARM_COMMAND=${FM_ARM_COMMAND:-bin/fm-watch-arm.sh}\n"
                 + "FM_DRAIN_COMMAND=${FM_DRAIN_COMMAND:-bin/fm-wake-drain.sh}\n"
                 + "export FM_ARM_COMMAND FM_DRAIN_COMMAND\n"

@@ -137,17 +137,18 @@ final class Arm {
     }
 
     /**
-     * --restart: signal only a watcher proven ours; clear a stale lock that names this home only
-     * when its holder is not alive (FmLock.clearStale re-checks that under the steal mutex). A
-     * live holder we cannot prove ours (a stranger, or a watcher that has not written its
-     * identity yet) is left alone; the returned line says so if the arm then fails.
+     * --restart: signal only a watcher proven ours (the identity verdict SAME); clear a stale lock that
+     * names this home only when its holder is gone: dead, or a live process whose pid the
+     * recorded identity proves reused, which is never signalled (FmLock.clearStale re-checks
+     * under the steal mutex). A live holder nothing proves either way (no identity yet, another
+     * pid namespace, a clock-shifted line) is left alone; the returned line says so if the arm
+     * then fails.
      */
     private String stopOurWatcher() {
         FmLock.Snapshot s = FmLock.Snapshot.of(home.watchLock());
         OptionalLong pid = s.pid();
         if (s.form() == FmLock.Form.ABSENT) return null;
-        if (pid.isPresent() && FmProc.alive(pid.getAsLong())
-                && Health.isOurs(home, home.watchLock(), pid.getAsLong())) {
+        if (pid.isPresent() && Health.isOurs(home, home.watchLock(), pid.getAsLong())) {
             stop(pid.getAsLong());
             return null;
         }

@@ -34,6 +34,8 @@ import java.util.regex.Pattern;
  * <li>anything we cannot parse or read (no /proc, a zombie, a hidden process, a line ps truncated
  *     to a terminal's width): proves nothing.
  * </ul>
+ * This file only parses and checks such a line; the verdict every caller uses, in which a line
+ * that is no ps line at all means a reused pid, is lib/Identity's.
  */
 final class BashIdentity {
     private BashIdentity() {}

@@ -1,4 +1,4 @@
-//SOURCES FmProc.java StateFiles.java
+//SOURCES FmProc.java Identity.java StateFiles.java
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -38,8 +37,6 @@ import java.util.regex.Pattern;
 record DrainFile(Path path, long pid, String start, String boot, long taken) {
     /** The name prefix of a drain's private file; nothing else in STATE starts with it. */
     static final String PREFIX = ".wake-queue.draining.";
-    /** A pid whose process is younger than an old-format file by more than this cannot own it. */
-    static final Duration RECYCLE_MARGIN = Duration.ofSeconds(2);
     /** Orders by take, old-format files (taken == -1) first. */
     static final Comparator<DrainFile> OLDEST_FIRST = Comparator.comparingLong(DrainFile::taken)
             .thenComparing((DrainFile f) -> f.taken < 0 ? mtimeOrEpoch(f.path) : Instant.EPOCH)
@@ -106,26 +103,26 @@ record DrainFile(Path path, long pid, String start, String boot, long taken) {
     /**
      * True when the drain that owns it is gone, so its records are another drain's to take.
      * A live owner is never robbed: two drains at once must never print one record twice.
-     * Race: a process that reused a dead drain's pid is not its owner; the start ticks and the
-     * boot id tell them apart without the wall clock (which a step would make lie), and a
-     * failed write cannot change them, since they are in the name.
+     * Race: a process that reused a dead drain's pid is not its owner; the name's owner is an
+     * identity (Identity decides), which a failed write cannot change since it is in the name.
      */
     boolean ownerGone() {
-        if (oldFormat()) return oldOwnerGone();
         if (pid == 0) return true;
-        if (!boot.equals(BOOT)) return true; // rebooted since: every process of that boot is gone
-        if (!FmProc.alive(pid)) return true;
-        // A live process we cannot read (hidden /proc, another platform) may be the owner: keep out.
-        return startOf(pid).map(s -> !s.equals(start)).orElse(false);
+        if (oldFormat()) {
+            if (pid == ProcessHandle.current().pid()) return true; // we never wrote an old-format name
+            // No identity: only the file's date, the absent row of Identity's table.
+            return Identity.of(pid, null, StateFiles.mtime(path)).writerGone();
+        }
+        return Identity.of(pid, identityLine()).writerGone();
     }
 
-    /** The old rule, for old names: a dead pid, or a live one that started after the file was dated. */
-    private boolean oldOwnerGone() {
-        if (pid == 0 || !FmProc.alive(pid)) return true;
-        if (pid == ProcessHandle.current().pid()) return true; // we never wrote an old-format name
-        Optional<Instant> started = FmProc.startOf(pid);
-        Instant dated = StateFiles.mtime(path);
-        return started.isPresent() && dated != null && started.get().isAfter(dated.plus(RECYCLE_MARGIN));
+    /**
+     * The owner as an identity line: fm-java-2 (boot and start ticks), or fm-java-1 where the
+     * start is in epoch ms (no /proc). No pid namespace is recorded in a name.
+     */
+    private String identityLine() {
+        if (start.startsWith("m")) return FmProc.LEGACY_IDENTITY_FORMAT + " pid=" + pid + " start=" + start.substring(1);
+        return FmProc.IDENTITY_FORMAT + " pid=" + pid + " boot=" + boot + " ticks=" + start;
     }
 
     /** True when this process owns the file. */

@@ -1,4 +1,4 @@
-//SOURCES Knobs.java FmProc.java StateFiles.java
+//SOURCES FmProc.java Identity.java Knobs.java StateFiles.java
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -38,8 +38,6 @@ final class FmLock {
     static final List<String> KNOWN_FILES = List.of("pid", "fm-home", "watcher-path", "pid-identity");
     /** A lock with no readable pid is presumed mid-acquire for at least this long. */
     static final Duration MID_ACQUIRE_FLOOR = Duration.ofSeconds(2);
-    /** A holder's process cannot be younger than its pid file by more than this. */
-    static final Duration RECYCLE_MARGIN = Duration.ofSeconds(2);
     static final Duration WAIT_STEP = Duration.ofMillis(100);
     /** How long, in all, the shutdown hook waits for fenced work under held locks to end. */
     static final Duration SHUTDOWN_FENCE_WAIT = Duration.ofSeconds(3);
@@ -392,8 +390,7 @@ final class FmLock {
             if (pid.isEmpty() || id == null || !id.startsWith(FmProc.IDENTITY_FORMAT + " pid=" + pid.getAsLong() + " ")) continue;
             long p = pid.getAsLong();
             if (p == MY_PID) continue; // another thread of ours, maybe mid-create
-            boolean gone = !FmProc.alive(p, id) || FmProc.identityMatches(id, p).equals(Optional.of(false));
-            if (gone) {
+            if (Identity.of(p, id).writerGone()) {
                 debug("removed " + dir + ": its owner pid " + p + " is gone");
                 removeOwnerDir(dir);
             }
@@ -577,38 +574,27 @@ final class FmLock {
         }
 
         /**
+         * The holder's verdict (Identity): its identity line against the live pid, with the pid
+         * file's mtime for a lock that carries no identity. Our own pid is ourselves (another
+         * thread of this JVM, maybe mid-create).
+         */
+        Identity.Verdict holder() {
+            if (pid.isEmpty()) return Identity.Verdict.UNKNOWN;
+            if (pid.getAsLong() == MY_PID) return Identity.Verdict.SAME;
+            return Identity.of(pid.getAsLong(), identity, pidTime);
+        }
+
+        /**
          * Alive, and not provably a different process that reused the holder's pid. A holder
          * whose identity was written in another pid namespace is alive: nothing here sees it.
          */
         boolean holderAlive() {
-            if (pid.isEmpty() || !FmProc.alive(pid.getAsLong(), identity)) return false;
-            return !recycled();
+            return pid.isPresent() && !holder().writerGone();
         }
 
-        /**
-         * Recycled-pid rule (lock.md): the live process is not the holder when it started
-         * clearly after the pid file was written, or when an identity record that we wrote
-         * no longer matches it. A foreign identity format proves nothing.
-         */
+        /** A live process has the holder's pid, and it provably is not the holder (a reused pid). */
         boolean recycled() {
-            long p = pid.getAsLong();
-            if (p == MY_PID) return false;
-            // First the evidence a wall-clock step cannot move: an identity line, ours or bash's.
-            Optional<Boolean> same = FmProc.identityMatches(identity, p);
-            if (same.isPresent()) return !same.get();
-            // Ours but unverifiable now (hidden, another pid namespace's, an old fm-java-1 line
-            // after a clock step): the pid file's mtime never outweighs an identity of ours, so
-            // alive means held.
-            if (FmProc.isOurIdentityFormat(identity)) return false;
-            // A bash line whose command line is the live one: that process is such a watcher.
-            Optional<Boolean> sameCommand = BashIdentity.sameCommand(identity, p);
-            if (sameCommand.isPresent()) return !sameCommand.get();
-            // TRADE-OFF: with no identity of ours, only the wall clock is left. A process that
-            // started after the pid file was written cannot have written it; a clock step can
-            // make a live holder look younger and be robbed, but without this rule a recycled
-            // pid wedges every contender forever, which we judge the greater risk.
-            Optional<Instant> start = FmProc.startOf(p);
-            return start.isPresent() && pidTime != null && start.get().isAfter(pidTime.plus(RECYCLE_MARGIN));
+            return pid.isPresent() && holder() == Identity.Verdict.OTHER;
         }
 
         boolean sameLockAs(Snapshot o) {

@@ -1,5 +1,3 @@
-//SOURCES BashIdentity.java
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +12,9 @@ import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Processes without {@code ps}: pid text, liveness and identity, read from /proc.
+ * Processes without {@code ps}: pid text, liveness, the facts of a pid (start ticks, boot id, pid
+ * namespace, its identity line). Whether a recorded identity line
+ * is the live process's is {@link Identity}'s verdict, not this file's.
  *
  * Liveness is "the process exists", read through {@link ProcessHandle}, which on Linux looks
  * at /proc and so sees other users' processes too: a process we may not signal is still
@@ -32,8 +32,7 @@ final class FmProc {
     static final String IDENTITY_FORMAT = "fm-java-2";
     /**
      * The format earlier versions wrote (and this one writes where /proc is missing): the start
-     * as epoch milliseconds, which a wall-clock step shifts, so only a match or a different
-     * executable or pid decides; a different start alone proves nothing.
+     * as epoch milliseconds, which a wall-clock step shifts (the identity verdict weighs it accordingly).
      */
     static final String LEGACY_IDENTITY_FORMAT = "fm-java-1";
 
@@ -178,31 +177,6 @@ final class FmProc {
     private static volatile String PID_NAMESPACE;
 
     /**
-     * True when {@code recorded} is one of our identity lines written in another pid namespace
-     * during this boot (another container sharing the directory). Its pid names nothing here, or
-     * an unrelated process, so from here that process can be proven neither dead nor recycled:
-     * a process we cannot see is not dead. A line from another boot is not such a line (every
-     * process of that boot is gone), nor is one without a namespace (older versions).
-     */
-    static boolean fromAnotherPidNamespace(String recorded) {
-        if (recorded == null) return false;
-        java.util.regex.Matcher m = CURRENT.matcher(recorded);
-        if (!m.find() || m.group(4) == null) return false;
-        Optional<String> ours = pidNamespace();
-        if (ours.isEmpty() || ours.get().equals(m.group(4))) return false;
-        Optional<String> boot = bootId();
-        return boot.isEmpty() || boot.get().equalsIgnoreCase(m.group(2));
-    }
-
-    /**
-     * Whether the process a lock records (its pid and identity line) may be alive, judged from
-     * here: one recorded in another pid namespace counts as alive, since nothing here can see it.
-     */
-    static boolean alive(long pid, String recorded) {
-        return fromAnotherPidNamespace(recorded) || alive(pid);
-    }
-
-    /**
      * The process's start in clock ticks since boot, /proc/<pid>/stat field 22 (Linux): unlike
      * a start instant it never moves when the wall clock steps. Empty when /proc will not say.
      */
@@ -248,59 +222,12 @@ final class FmProc {
     }
 
     /** The executable as ProcessHandle shows it, without Linux's " (deleted)" after an upgrade. */
-    private static Optional<String> exe(long pid) {
+    static Optional<String> exe(long pid) {
         Optional<String> cmd = ProcessHandle.of(pid).flatMap(h -> h.info().command());
         if (cmd.isEmpty()) return Optional.empty();
         String exe = cmd.get().replaceAll("[\\r\\n]", " ");
         if (exe.endsWith(" (deleted)")) exe = exe.substring(0, exe.length() - " (deleted)".length());
         return Optional.of(exe);
-    }
-
-    /** True for a line in either format this implementation writes (fm-java-1 or fm-java-2). */
-    static boolean isOurIdentityFormat(String line) {
-        return line != null && (line.startsWith(IDENTITY_FORMAT + " pid=") || line.startsWith(LEGACY_IDENTITY_FORMAT + " pid="));
-    }
-
-    private static final java.util.regex.Pattern CURRENT = java.util.regex.Pattern
-            .compile("^" + IDENTITY_FORMAT + " pid=([0-9]+) boot=([0-9a-fA-F-]+) ticks=([0-9]+)(?: pidns=([0-9]+))?( |$)");
-    private static final java.util.regex.Pattern LEGACY = java.util.regex.Pattern
-            .compile("^" + LEGACY_IDENTITY_FORMAT + " pid=([0-9]+) start=([0-9]+)(?: exe=(.*))?$");
-
-    /**
-     * Whether {@code recorded} (an identity line) names the process that now has {@code pid}.
-     * Present-false proves a different process; empty proves nothing. fm-java-2 decides on pid,
-     * boot and start tick, none of which a wall-clock step moves. fm-java-1 (start in epoch ms)
-     * proves the same process on an exact match and a different one on a different pid or
-     * executable, but a different start alone proves nothing: a clock step shifts it. The bash
-     * tools' ps line is verified by BashIdentity.
-     */
-    static Optional<Boolean> identityMatches(String recorded, long pid) {
-        if (recorded == null) return Optional.empty();
-        java.util.regex.Matcher m = CURRENT.matcher(recorded);
-        if (m.find()) {
-            if (!m.group(1).equals(Long.toString(pid))) return Optional.of(false);
-            // Another namespace's pid: what lives under that number here is nobody's evidence.
-            if (fromAnotherPidNamespace(recorded)) return Optional.empty();
-            Optional<String> boot = bootId();
-            OptionalLong ticks = startTicks(pid);
-            if (boot.isEmpty() || ticks.isEmpty()) return Optional.empty();
-            if (!boot.get().equalsIgnoreCase(m.group(2))) return Optional.of(false); // another boot's process
-            return Optional.of(m.group(3).equals(Long.toString(ticks.getAsLong())));
-        }
-        m = LEGACY.matcher(recorded.replaceAll("[\\r\\n]+$", ""));
-        if (m.find()) {
-            if (!m.group(1).equals(Long.toString(pid))) return Optional.of(false);
-            Optional<Instant> start = startOf(pid);
-            if (start.isEmpty()) return Optional.empty();
-            if (m.group(2).equals(Long.toString(start.get().toEpochMilli()))) return Optional.of(true);
-            String was = m.group(3);
-            Optional<String> now = exe(pid);
-            if (was != null && !was.equals("?") && now.isPresent() && !now.get().equals(was)) return Optional.of(false);
-            return Optional.empty();
-        }
-        if (recorded.startsWith(IDENTITY_FORMAT) || recorded.startsWith(LEGACY_IDENTITY_FORMAT)) return Optional.empty();
-        // ADOPT (issue 14): a line in the bash tools' ps format is verified by BashIdentity.
-        return BashIdentity.matches(recorded, pid);
     }
 
     static void sleepQuietly(long millis) {

@@ -1,4 +1,4 @@
-//SOURCES FmLock.java BashHome.java FmHome.java FmProc.java Knobs.java StateFiles.java
+//SOURCES FmLock.java BashHome.java FmHome.java FmProc.java Identity.java Knobs.java StateFiles.java
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,7 +52,7 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
     static boolean isOurs(FmHome home, Path lockPath, long pid) {
         if (!namesThisHome(home, lockPath)) return false;
         String recorded = StateFiles.firstLine(lockPath.resolve("pid-identity"));
-        return FmProc.identityMatches(recorded, pid).orElse(false);
+        return Identity.of(pid, recorded) == Identity.Verdict.SAME;
     }
 
     /** fm-home and watcher-path are this home's, ours or its bash watcher (the identity aside). */
@@ -61,13 +61,13 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
         String w = StateFiles.firstLine(lockPath.resolve("watcher-path"));
         if (home.home.toString().equals(h) && home.watcherPath.toString().equals(w)) return true;
         // ADOPT (issue 14): the home's bash watcher (lib/BashHome.java) is this home's watcher too,
-        // unless its holder is alive but unproven: a live bash watcher whose ps line proves
+        // unless the identity verdict is UNKNOWN: a live bash watcher whose ps line proves
         // nothing (after a wall-clock step, or without /proc) must keep its lock, and --restart
         // clears only locks that name this home (FmLock.clearStale also refuses a live holder).
         if (!BashHome.namesBashWatcher(home, Knobs.fromEnvironment(), h, w)) return false;
         OptionalLong pid = FmProc.parsePid(StateFiles.readSmall(lockPath.resolve("pid")));
-        return pid.isEmpty() || !FmProc.alive(pid.getAsLong()) || FmProc.identityMatches(
-                StateFiles.firstLine(lockPath.resolve("pid-identity")), pid.getAsLong()).isPresent();
+        return pid.isEmpty() || Identity.of(pid.getAsLong(),
+                StateFiles.firstLine(lockPath.resolve("pid-identity"))) != Identity.Verdict.UNKNOWN;
     }
 
     boolean healthy() { return state == State.HEALTHY; }

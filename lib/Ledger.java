@@ -1,4 +1,4 @@
-//SOURCES FmProc.java StateFiles.java
+//SOURCES FmProc.java Identity.java
 //JAVAC_OPTIONS -XDignore.symbol.file
 
 import java.io.IOException;
@@ -389,10 +389,13 @@ final class Ledger {
         return out;
     }
 
-    /** The start's process is alive and still the one that wrote it (a recycled pid is not). */
+    /**
+     * The start's process is alive and still the one that wrote it (a recycled pid is not); a
+     * start that could not record its identity wrote {@code unknown}, which is no identity.
+     */
     private static boolean stillRunning(Entry start) {
-        if (!FmProc.alive(start.pid(), start.identity())) return false;
-        return FmProc.identityMatches(start.identity(), start.pid()).orElse(true);
+        String id = "unknown".equals(start.identity()) ? null : start.identity();
+        return !Identity.of(start.pid(), id).writerGone();
     }
 
     /**

@@ -1,4 +1,4 @@
-//SOURCES ../FmLock.java FmHome.java FmProc.java Health.java Knobs.java StateFiles.java
+//SOURCES FmLock.java FmHome.java FmProc.java Health.java Knobs.java StateFiles.java
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,9 +38,12 @@ final class LockView {
     }
 
     private static String liveness(FmLock.Snapshot s, long pid) {
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
-        if (!FmProc.alive(pid)) return "(dead)";
-        return s.recycled() ? "(alive, but a later process that reused the pid)" : "(alive)";
+        if (Identity.fromAnotherPidNamespace(s.identity())) return "(in another pid namespace: not visible from here)";
+        return switch (s.holder()) {
+            case DEAD -> "(dead)";
+            case OTHER -> "(alive, but a later process that reused the pid)";
+            case SAME, UNKNOWN -> "(alive)";
+        };
     }
 
     private static String match(String expected, Path file) {
@@ -51,14 +54,17 @@ final class LockView {
 
     private static String identity(FmLock.Snapshot s, long pid) {
         if (s.identity() == null) return "missing";
-        if (FmProc.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
-        Optional<Boolean> m = FmProc.identityMatches(s.identity(), pid);
-        return m.isEmpty() ? "unverifiable" : m.get() ? "matches" : "differs";
+        if (Identity.fromAnotherPidNamespace(s.identity())) return "written in another pid namespace";
+        return switch (Identity.of(pid, s.identity())) {
+            case SAME -> "matches";
+            case OTHER -> "differs";
+            case DEAD, UNKNOWN -> "unverifiable";
+        };
     }
 
     private static String writer(FmLock.Snapshot s) {
         if (s.identity() == null) return "unknown (no pid-identity)";
-        return FmProc.isOurIdentityFormat(s.identity()) ? "the Java tools" : "another implementation (the bash tools?)";
+        return Identity.ours(s.identity()) ? "the Java tools" : "another implementation (the bash tools?)";
     }
 
     /** Why a live holder is not provably this home's watcher: the metadata that differs, else its identity. */
@@ -83,7 +89,7 @@ final class LockView {
         m.put("fmHome", field(home.home.toString(), home.watchLock().resolve("fm-home")));
         m.put("watcherPath", field(home.watcherPath.toString(), home.watchLock().resolve("watcher-path")));
         m.put("identity", h.pid().isPresent() ? identity(s, h.pid().getAsLong()) : s.identity() == null ? "missing" : "unverifiable");
-        m.put("writtenBy", s.identity() == null ? "unknown" : FmProc.isOurIdentityFormat(s.identity()) ? "java" : "other");
+        m.put("writtenBy", s.identity() == null ? "unknown" : Identity.ours(s.identity()) ? "java" : "other");
         m.put("beaconAgeSeconds", h.beaconAge().map(StateFiles::secs).orElse(null));
         m.put("guardGraceSeconds", knobs.guardGrace().toMillis() / 1000.0);
         m.put("staleGraceSeconds", knobs.watcherStaleGrace().toMillis() / 1000.0);

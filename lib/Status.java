@@ -169,7 +169,7 @@ final class Status {
                     verdict = Verdict.BLOCKED;
                     sentence = "pid " + pid + " holds the watcher lock but is not provably this home's watcher ("
                             + LockView.whyForeign(home, h) + "); " + inFlight;
-                    next = FmProc.fromAnotherPidNamespace(h.lock().identity())
+                    next = Identity.fromAnotherPidNamespace(h.lock().identity())
                             ? "cat " + lock + "/pid-identity  # its holder runs in another pid namespace (another container"
                                     + " sharing this home?): look there, and remove the lock by hand only if that container is gone;"
                                     + " pid " + pid + " here is another process, never kill it"

@@ -733,6 +733,56 @@ class AdoptTest {
         assertTrue(watcher.process.isAlive(), "never signalled");
     }
 
+    /**
+     * Upstream's arm-waits-for-peer-beacon scenario, run in an adopted home: the home's own arm
+     * (its shim), run for another FM_HOME (a case directory, as upstream's tests and secondmate
+     * homes do), meets a lock that names this home's bin/fm-watch.sh with the ps line of a live
+     * peer, whose beacon turns fresh only once the arm waits. The bash arm of this checkout
+     * counts that peer as its watcher; so must the shim: healthy, exit 0, peer untouched.
+     */
+    @Test
+    void theHomesOwnArmWaitsForItsBashPeerUnderAnotherFmHome() throws Exception {
+        assertEquals(0, adopt().exit());
+        Path other = new TestKit.Home(kit, "fm-case").home;
+        Process peer = kit.start(List.of("sleep", "300"), Map.of(), null);
+        assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(peer.pid()).orElse("").startsWith("sleep")));
+        TestKit.Result ps = kit.run(List.of("ps", "-p", Long.toString(peer.pid()), "-o", "lstart=", "-o", "command="),
+                Map.of(), null, LIMIT);
+        Path lock = Files.createDirectories(other.resolve("state/.watch.lock"));
+        Files.writeString(lock.resolve("pid"), peer.pid() + "\n");
+        Files.writeString(lock.resolve("fm-home"), other + "\n");
+        Files.writeString(lock.resolve("watcher-path"), bin.resolve("fm-watch.sh") + "\n");
+        Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
+        // The peer has not beaten yet: the arm waits for its beat (FM_BEACON_MAX_AGE twice, a hang
+        // bound here) before it would call it wedged.
+        Map<String, String> env = fixture.env("FM_HOME", other.toString(), "FM_ARM_CONFIRM_TIMEOUT", "20",
+                "FM_BEACON_MAX_AGE", "60");
+        TestKit.Lines arm = new TestKit.Lines(kit.start(List.of(bin.resolve("fm-watch-arm.sh").toString()), env,
+                kit.tempDir("fm-elsewhere")));
+        // jcmd looks only once the JVM catches SIGQUIT: asked of the shell the shim still is, or
+        // of a JVM still starting, the thread dump's SIGQUIT would end the process.
+        assertTrue(TestKit.waitFor(LIMIT, () -> !arm.process.isAlive() || catchesSigquit(arm.process.pid())));
+        assertTrue(TestKit.waitFor(LIMIT, () -> !arm.process.isAlive()
+                || TestKit.mainThreadIn(arm.process.pid(), "Arm.run", "java.lang.Thread.sleep")), "the arm never waited");
+        Files.writeString(other.resolve("state/.last-watcher-beat"), "");
+        String line = arm.next(LIMIT);
+        assertTrue(line.matches("watcher: healthy pid=" + peer.pid() + " \\(beacon \\d+s\\)"), line + arm.err);
+        assertEquals(0, arm.exit(LIMIT), arm.err.toString());
+        assertTrue(peer.isAlive(), "never signalled");
+    }
+
+    /** Whether the process has a handler for SIGQUIT (bit 3 of SigCgt in /proc/<pid>/status). */
+    private static boolean catchesSigquit(long pid) {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+                if (l.startsWith("SigCgt:")) return (Long.parseUnsignedLong(l.substring(7).strip(), 16) & (1L << 2)) != 0;
+            }
+        } catch (IOException | RuntimeException e) {
+            // gone, or unreadable: not provably ready
+        }
+        return false;
+    }
+
     @Test
     void aBashLockWhosePidRunsAnotherCommandIsReclaimedAndThatProcessUntouched() throws Exception {
         // The bash watcher died; its pid now runs something else. Its ps line proves the difference.

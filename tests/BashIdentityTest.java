@@ -53,8 +53,8 @@ class BashIdentityTest {
         String line = psLine(p.pid());
         assertTrue(line.endsWith(" sleep 3601"), line);
         assertEquals(Optional.of(true), BashIdentity.matches(line, p.pid()));
-        // The lock and the arm ask through FmProc: the bash format reaches the same verdict there.
-        assertEquals(Optional.of(true), FmProc.identityMatches(line, p.pid()));
+        // The lock and the arm ask the one identity verdict: the bash format reaches it there.
+        assertEquals(Identity.Verdict.SAME, Identity.of(p.pid(), line));
         // Under a UTF-8 locale ps writes the same line, and it proves the same.
         assertEquals(Optional.of(true), BashIdentity.matches(psLine(p.pid(), Map.of("LC_ALL", "C.UTF-8")), p.pid()));
     }
@@ -76,7 +76,7 @@ class BashIdentityTest {
         Process a = started("sleep", "3602");
         Process b = started("sh", "-c", "sleep 3603");
         assertEquals(Optional.of(false), BashIdentity.matches(psLine(a.pid()), b.pid()));
-        assertEquals(Optional.of(false), FmProc.identityMatches(psLine(b.pid()), a.pid()));
+        assertEquals(Identity.Verdict.OTHER, Identity.of(a.pid(), psLine(b.pid())));
         // Even a line whose start is B's own, to the second, is condemned by its command line.
         String bStart = psLine(b.pid()).substring(0, 24);
         assertEquals(Optional.of(false), BashIdentity.matches(bStart + " sleep 3602", b.pid()));

@@ -491,24 +491,26 @@ class FmLockTest {
     }
 
     @Test
-    void onlyAnIdentityRecordInOurFormatCanProveAPidRecycled() throws Exception {
+    void anIdentityRecordDecidesWhetherAPidWasRecycled() throws Exception {
         Path dir = kit.tempDir("fm-lock");
         Process holder = kit.sleeper();
         long pid = holder.pid();
         String ours = FmProc.identity(pid).orElseThrow();
-        assertTrue(FmProc.isOurIdentityFormat(ours), ours);
-        // Foreign format naming the live (older than its pid file) process: proves nothing.
-        Path foreign = dir.resolve("foreign");
-        dirLock(foreign, pid + "\n");
-        Files.writeString(foreign.resolve("pid-identity"), "bash-lstart pid=" + pid + " Thu Jan  1 00:00:00 1970\n");
+        assertTrue(Identity.ours(ours), ours);
         // Our format, matching: the holder.
         Path matching = dir.resolve("matching");
         dirLock(matching, pid + "\n");
         Files.writeString(matching.resolve("pid-identity"), ours + "\n");
-        for (Path l : List.of(foreign, matching)) {
-            FmLock.Attempt a = FmLock.tryAcquire(l, ZERO);
-            assertFalse(a.acquired(), l.toString());
-            assertEquals(OptionalLong.of(pid), a.holder());
+        FmLock.Attempt held = FmLock.tryAcquire(matching, ZERO);
+        assertFalse(held.acquired(), matching.toString());
+        assertEquals(OptionalLong.of(pid), held.holder());
+        // A line no writer of ours or of the bash tools would write for this process (older than
+        // its pid file): not its identity, so the pid was reused, and the lock is reclaimable.
+        Path foreign = dir.resolve("foreign");
+        dirLock(foreign, pid + "\n");
+        Files.writeString(foreign.resolve("pid-identity"), "bash-lstart pid=" + pid + " Thu Jan  1 00:00:00 1970\n");
+        try (FmLock.Held h = FmLock.tryAcquire(foreign, ZERO).held().orElseThrow()) {
+            assertTrue(h.stillHeld());
         }
         // Our format for a different start of that pid: a recycled pid, reclaimable.
         long ticks = FmProc.startTicks(pid).orElseThrow();

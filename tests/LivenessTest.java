@@ -116,13 +116,12 @@ class LivenessTest {
     }
 
     @Test
-    void aLiveHolderOlderThanItsPidFileWithAForeignIdentityIsNotReclaimed() throws Exception {
+    void aLiveHolderOlderThanItsPidFileWithoutAnIdentityIsNotReclaimed() throws Exception {
         Path lock = state.resolve(".watch.lock");
         Process holder = kit.sleeper();
         assertTrue(TestKit.waitFor(Duration.ofSeconds(5), () -> FmProc.startOf(holder.pid()).isPresent()));
         Files.createDirectories(lock);
         Files.writeString(lock.resolve("pid"), holder.pid() + "\n");
-        Files.writeString(lock.resolve("pid-identity"), holder.pid() + " Fri Nov 27 01:02:03 2026 bash fm-watch.sh\n");
         TestKit.Result r = kit.run(TestKit.command("fm-watch.java"),
                 fixture.env("FM_HEARTBEAT", "0.5", "FM_WATCHER_STALE_GRACE", "300", "FM_GUARD_GRACE", "300"), home,
                 Duration.ofSeconds(60));

@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -73,10 +72,10 @@ class LockIdentityTest {
         String ticks = stat.substring(stat.lastIndexOf(')') + 2).split(" ")[19];
         String ns = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString().replaceAll("[^0-9]", "");
         assertTrue(id.startsWith("fm-java-2 pid=" + p.pid() + " boot=" + boot + " ticks=" + ticks + " pidns=" + ns + " "), id);
-        assertEquals(Optional.of(true), FmProc.identityMatches(id, p.pid()));
-        assertEquals(Optional.of(false), FmProc.identityMatches(id.replace("ticks=" + ticks + " ", "ticks=" + (Long.parseLong(ticks) - 1) + " "), p.pid()));
+        assertEquals(Identity.Verdict.SAME, Identity.of(p.pid(), id));
+        assertEquals(Identity.Verdict.OTHER, Identity.of(p.pid(), id.replace("ticks=" + ticks + " ", "ticks=" + (Long.parseLong(ticks) - 1) + " ")));
         String otherBoot = "00000000-0000-0000-0000-000000000000";
-        assertEquals(Optional.of(false), FmProc.identityMatches(id.replace("boot=" + boot, "boot=" + otherBoot), p.pid()));
+        assertEquals(Identity.Verdict.OTHER, Identity.of(p.pid(), id.replace("boot=" + boot, "boot=" + otherBoot)));
     }
 
     /** fm-java-1 lines (start in epoch ms) are read sensibly: a shifted start alone proves nothing. */
@@ -91,7 +90,7 @@ class LockIdentityTest {
         Path shifted = FmLockTest.dirLock(dir.resolve("shifted"), pid + "\n");
         Files.writeString(shifted.resolve("pid-identity"), "fm-java-1 pid=" + pid + " start=" + (start - 10_000) + " exe=" + exe + "\n");
         stepTheClock(shifted, pid);
-        assertEquals(Optional.empty(), FmProc.identityMatches(Files.readString(shifted.resolve("pid-identity")).strip(), pid));
+        assertEquals(Identity.Verdict.UNKNOWN, Identity.of(pid, Files.readString(shifted.resolve("pid-identity")).strip()));
         FmLock.Attempt a = FmLock.tryAcquire(shifted, Duration.ZERO);
         a.held().ifPresent(FmLock.Held::close);
         assertFalse(a.acquired(), "an old line with a shifted start condemned a live holder");
@@ -103,7 +102,7 @@ class LockIdentityTest {
             assertTrue(h.stillHeld());
         }
         // And an exact old line proves the holder.
-        assertEquals(Optional.of(true), FmProc.identityMatches("fm-java-1 pid=" + pid + " start=" + start + " exe=" + exe, pid));
+        assertEquals(Identity.Verdict.SAME, Identity.of(pid, "fm-java-1 pid=" + pid + " start=" + start + " exe=" + exe));
         assertTrue(holder.isAlive());
     }
 
