@@ -1,4 +1,4 @@
-//SOURCES FmLock.java BashHome.java FmHome.java HomeGit.java Knobs.java
+//SOURCES FmLock.java BashHome.java FmHome.java HomeGit.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,7 +25,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Adopting a firstmate home (issue 14): its four bash scripts become shims that exec this
+ * Adopting a firstmate home: its four bash scripts become shims that exec this
  * checkout's commands, and --undo puts the originals back byte for byte.
  *
  * Layout, all inside the home's {@code bin/}:

@@ -1,10 +1,12 @@
+//SOURCES Knobs.java
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Where a home's files are (overview.md "Environment", state.md).
+ * Where a home's files are (docs/overview.md "Environment", docs/state.md).
  *
  * The checkout (where fm-watch.java lives) is the command's own, found from the command and never
  * from FM_HOME alone (FM_HOME names the state home, which may be anywhere), in order:
@@ -134,7 +136,7 @@ final class FmHome {
         }
     }
 
-    // --- the files of state.md ---
+    // --- the files of docs/state.md ---
     Path file(String name) { return state.resolve(name); }
     Path watchLock()       { return file(".watch.lock"); }
     Path beacon()          { return file(".last-watcher-beat"); }

@@ -1,4 +1,4 @@
-//SOURCES FmHome.java Health.java JsonWriter.java Ledger.java Status.java
+//SOURCES Health.java JsonWriter.java Ledger.java Status.java
 
 import java.time.Instant;
 import java.time.ZoneId;

@@ -1,4 +1,4 @@
-//SOURCES FmLock.java FmHome.java FmProc.java Health.java Knobs.java StateFiles.java
+//SOURCES FmLock.java FmHome.java Health.java Identity.java Knobs.java StateFiles.java
 
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,3 +1,5 @@
+//SOURCES FmProc.java
+
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.DirectoryStream;
@@ -18,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Cuts the wait between polls short when a signal file in STATE is created or written
- * (watcher.md "Doing better than polling"). Only a hint: the poll that follows decides with
+ * (docs/watcher.md "Doing better than polling"). Only a hint: the poll that follows decides with
  * the usual signatures and markers, and when no file-system watch is available the plain
  * FM_POLL schedule still catches everything.
  *

@@ -1,4 +1,4 @@
-//SOURCES FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java JsonWriter.java Knobs.java Ledger.java LockView.java PendingWakes.java ShellWord.java StateFiles.java
+//SOURCES FmLock.java Advice.java CheckTrust.java FmHome.java FmProc.java Health.java Identity.java JsonWriter.java Knobs.java Ledger.java LockView.java PendingWakes.java ShellWord.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-//SOURCES FmLock.java DrainFile.java FmHome.java FmProc.java Knobs.java StateFiles.java
+//SOURCES FmLock.java DrainFile.java FmHome.java Knobs.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +24,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * The durable wake queue of state.md: {@code .wake-queue}, {@code .wake-queue.seq}, both
+ * The durable wake queue of docs/state.md: {@code .wake-queue}, {@code .wake-queue.seq}, both
  * changed only under {@code .wake-queue.lock} (the same lock protocol the bash appenders use),
  * and only inside the lock's fence, so a signal never releases the lock under a half-done step
  * (FmLock.Held#fenced). A record is one line: epoch TAB seq TAB kind TAB key TAB payload.
@@ -138,7 +138,7 @@ final class WakeQueue {
     }
 
     /**
-     * Drains the queue (state.md "The drain"): writes the deduplicated records to {@code out},
+     * Drains the queue (docs/state.md "The drain"): writes the deduplicated records to {@code out},
      * flushes it, and returns how many lines it wrote (0 for an empty queue). Lines too long to
      * be records are dropped, and {@code notes} gets one line saying so. On failure after the
      * records were taken they are back at the front of the queue (or, if even that failed,
