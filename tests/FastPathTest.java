@@ -231,9 +231,8 @@ class FastPathTest {
         assertTrue(direct.contains(script), direct.toString());
         assertEquals(direct, cmdlines.get("symlink"));
         assertEquals(direct, cmdlines.get("path"));
-        List<String> withoutScript = new ArrayList<>(direct);
-        withoutScript.remove(script);
-        assertEquals(cmdlines.get("jbang"), withoutScript, "the fast path runs what JBang runs, plus where the script is");
+        // ./jbang passes where the script is too, so both name the checkout the same way.
+        assertEquals(cmdlines.get("jbang"), direct, "the fast path runs what ./jbang runs");
     }
 
     @Test
