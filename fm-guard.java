@@ -9,7 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * fm-guard: the liveness guard, run before supervision work (arm-guard.md "The guard").
+ * fm-guard: the liveness guard, run before supervision work (docs/arm-guard.md "The guard").
  *
  * Prints nothing when no task is in flight (no STATE/*.meta) or when the watcher's beacon is
  * fresh and no wake is queued. Otherwise, on stderr only: the WATCHER DOWN banner (lines starting with U+25CF) when the

@@ -13,7 +13,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * fm-wake-drain: empties the durable wake queue (state.md "The drain") at the start of every
+ * fm-wake-drain: empties the durable wake queue (docs/state.md "The drain") at the start of every
  * wake-handling turn.
  *
  * Prints the queued records on stdout, one per line as stored (epoch TAB seq TAB kind TAB key

@@ -21,7 +21,7 @@
  * may report healthy), and every knob of the watcher (fm-watch.java).
  * A plain main without picocli, as fm-status: harnesses arm after every wake and wait for the
  * status line, and picocli's set-up alone (its built-in converters, the annotation model) cost
- * about as much as the rest of the arm's start (README, Start-up). Usage errors exit 2.
+ * about as much as the rest of the arm's start (docs/performance.md "Figures"). Usage errors exit 2.
  */
 class FmWatchArm {
     static final String USAGE = """

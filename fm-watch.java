@@ -5,7 +5,7 @@
 //MAIN FmWatch
 
 /*
- * fm-watch.java: one watcher cycle for this home (watcher.md). Takes the home's singleton
+ * fm-watch.java: one watcher cycle for this home (docs/watcher.md). Takes the home's singleton
  * lock, polls checks, signals, panes and the heartbeat, and at the first due wake records it
  * in the durable queue, prints exactly one reason line on stdout and exits 0:
  *   signal: <file> [<file>...] | stale: <window> [...] | check: <script>: <output> | heartbeat
@@ -19,7 +19,7 @@
  * FM_PANE_CYCLE_MEMORY, FM_BLIND_CAPTURE_POLLS, FM_DEBUG=1 (stack traces on errors).
  * A watcher may idle for hours in every home: a 64 MiB heap bound and no perf-data sampling
  * thread keep an idle one near 42 MiB resident and about 0.3% of a core, its tmux captures
- * of ten windows included; README "Performance" has the measurements.
+ * of ten windows included; docs/performance.md "Figures" has the measurements.
  */
 class FmWatch {
     static final String USAGE = "Usage: fm-watch.java [-h | --help] [-V | --version]";

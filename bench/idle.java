@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The footprint of an idle watcher (watcher.md "Footprint"): a real tmux server (private
+ * The footprint of an idle watcher (docs/watcher.md "Footprint"): a real tmux server (private
  * socket) with 10 windows whose crewmates look busy, so nothing ever wakes, 10 task metas and
  * 20 unchanged status files. Both ways to run a watcher are measured side by side, each in its
  * own home: `./jbang fm-watch-arm.java` (what users run: the watcher cycle inside the arm's JVM)

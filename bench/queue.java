@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The durable wake queue (state.md):
+ * The durable wake queue (docs/state.md):
  *   append  WakeQueue.append of one record at a time from this one process, each under the
  *           queue lock and forced to disk, as a watcher does it; appends per second
  *   drain   the real fm-wake-drain.java JVM (the command JBang execs) on queues of 10k, 100k

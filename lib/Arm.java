@@ -7,7 +7,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * The arm (arm-guard.md): makes sure this home has exactly one healthy watcher and says so
+ * The arm (docs/arm-guard.md): makes sure this home has exactly one healthy watcher and says so
  * in one status line. The watcher cycle runs inside the arm's own JVM, so the lock's pid is
  * the arm's pid and that process really is the watcher: `--restart`, the identity check and
  * the signals a harness sends to the arm all reach the watcher itself.
@@ -63,7 +63,7 @@ final class Arm {
         Health mine = Health.of(home, knobs);
         long me = ProcessHandle.current().pid();
         if (!mine.healthy() || mine.pid().orElse(-1) != me) {
-            // An immediate wake wins over confirmation (arm-guard.md): the first poll runs anyway,
+            // An immediate wake wins over confirmation (docs/arm-guard.md): the first poll runs anyway,
             // and a wake it finds is printed and is a success. Only an empty first poll fails.
             int first = new Watcher(home, knobs).firstPoll(lock, out);
             if (first == 0) {

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The bash original's files in a firstmate home (issue 14), as far as this port needs them:
+ * The bash original's files in a firstmate home, as far as this port needs them:
  * the scripts fm-adopt replaces, the library they source, and which bash watcher counts as
  * this home's own.
  *

@@ -15,7 +15,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The bash tools' {@code pid-identity} line, verified against a live process (issue 14).
+ * The bash tools' {@code pid-identity} line, verified against a live process.
  *
  * The bash tools record {@code ps -p <pid> -o lstart= -o command=} with leading blanks
  * removed: the start time as {@code %a %b %e %H:%M:%S %Y} (C locale, local time zone), one

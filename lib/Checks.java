@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Watcher step 3: the sweep of {@code STATE/*.check.sh} (watcher.md "Checks").
+ * Watcher step 3: the sweep of {@code STATE/*.check.sh} (docs/watcher.md "Checks").
  *
  * Scripts run with {@code bash}, in byte order of their names, each bounded by
  * FM_CHECK_TIMEOUT (what it printed before counts). Each runs in a session of its own, so

@@ -19,7 +19,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * The single-winner lock of lock.md, shared with firstmate's bash tools.
+ * The single-winner lock of docs/lock.md, shared with firstmate's bash tools.
  *
  * INVARIANT: at most one acquirer holds a lock at any moment. A holder is whoever created
  * the link {@code <lock> -> <lock>.owner.<random>} and then claimed it; the owner directory,
@@ -259,7 +259,7 @@ final class FmLock {
 
     // ------------------------------------------------------------------ acquire
 
-    /** One acquire (lock.md "Acquire, once"), with the stale threshold from FM_LOCK_STALE_AFTER. */
+    /** One acquire (docs/lock.md "Acquire, once"), with the stale threshold from FM_LOCK_STALE_AFTER. */
     static Attempt tryAcquire(Path lock) {
         return tryAcquire(lock, Knobs.fromEnvironment().lockStaleAfter());
     }
@@ -398,7 +398,7 @@ final class FmLock {
     }
 
     /**
-     * Create and claim (lock.md "Create"). {@code allowedSteal} is the owner directory of the
+     * Create and claim (docs/lock.md "Create"). {@code allowedSteal} is the owner directory of the
      * steal mutex we hold ourselves, if any; any other steal mutex in place makes us back off.
      */
     private static Optional<Held> create(Path lock, Path allowedSteal) throws Refused {
@@ -563,7 +563,7 @@ final class FmLock {
         }
 
         /**
-         * True when this lock must be left alone: a live holder (lock.md "Liveness", with the
+         * True when this lock must be left alone: a live holder (docs/lock.md "Liveness", with the
          * recycled-pid rule), or no readable pid but younger than the mid-acquire floor.
          */
         boolean isHeldBy(Duration midAcquireFloor) {

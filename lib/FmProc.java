@@ -58,7 +58,7 @@ final class FmProc {
     /**
      * Whether the process exists. Not seeing it is not proof of death: with /proc mounted
      * hidepid (or without /proc) another user's live process is invisible to ProcessHandle, so
-     * then {@code kill -0} decides, and "not permitted" counts as alive (lock.md "Liveness").
+     * then {@code kill -0} decides, and "not permitted" counts as alive (docs/lock.md "Liveness").
      */
     static boolean alive(long pid) {
         if (pid <= 0 || pid > Integer.MAX_VALUE) return false;

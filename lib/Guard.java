@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The guard's check (arm-guard.md "The guard"), shared by fm-guard.java and the drain: when
+ * The guard's check (docs/arm-guard.md "The guard"), shared by fm-guard.java and the drain: when
  * tasks are in flight, a missing or old beacon gets the WATCHER DOWN banner and queued wakes
  * get a warning. It only reads a few file attributes: no locks, nothing that can block.
  */

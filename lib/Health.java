@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * The one definition of a healthy watcher (arm-guard.md), used by the arm for every decision.
+ * The one definition of a healthy watcher (docs/arm-guard.md), used by the arm for every decision.
  *
  * Healthy: the lock names a live process, its fm-home and watcher-path are this home's and
  * this checkout's (or this home's bash watcher, BashHome), its pid-identity is that process's
@@ -60,7 +60,7 @@ record Health(State state, OptionalLong pid, Optional<Duration> beaconAge, FmLoc
         String h = StateFiles.firstLine(lockPath.resolve("fm-home"));
         String w = StateFiles.firstLine(lockPath.resolve("watcher-path"));
         if (home.home.toString().equals(h) && home.watcherPath.toString().equals(w)) return true;
-        // ADOPT (issue 14): the home's bash watcher (lib/BashHome.java) is this home's watcher too,
+        // Adopted homes: the home's bash watcher (lib/BashHome.java) is this home's watcher too,
         // unless the identity verdict is UNKNOWN: a live bash watcher whose ps line proves
         // nothing (after a wall-clock step, or without /proc) must keep its lock, and --restart
         // clears only locks that name this home (FmLock.clearStale also refuses a live holder).

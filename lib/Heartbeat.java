@@ -6,7 +6,7 @@ import java.time.Duration;
 import java.util.Optional;
 
 /**
- * Watcher step 6 and the streak every wake updates (watcher.md "Heartbeat").
+ * Watcher step 6 and the streak every wake updates (docs/watcher.md "Heartbeat").
  *
  * The interval backs off while nothing else happens: FM_HEARTBEAT * 2^streak, capped at
  * FM_HEARTBEAT_MAX, where streak counts heartbeats in a row (garbage reads as 0; values

@@ -6,7 +6,7 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /**
- * The environment knobs of overview.md, read once per use.
+ * The environment knobs of docs/overview.md, read once per use.
  *
  * One rule for every knob: a value that is not a usable number (garbage, negative, or
  * below the knob's minimum) falls back to the default and is reported once per process
@@ -70,7 +70,7 @@ final class Knobs {
         return Pattern.compile(dflt, Pattern.CASE_INSENSITIVE);
     }
 
-    // --- the knobs of overview.md, with their defaults ---
+    // --- the knobs of docs/overview.md, with their defaults ---
     Duration poll()              { return seconds("FM_POLL", 15, 0); }
     Duration signalGrace()       { return seconds("FM_SIGNAL_GRACE", 30, 0); }
     Duration checkInterval()     { return seconds("FM_CHECK_INTERVAL", 300, 0); }
@@ -105,7 +105,7 @@ final class Knobs {
         return true;
     }
 
-    // --- ours (issue 14): what advice lines call the commands, and the bash watcher of a home ---
+    // --- ours: what advice lines call the commands, and the bash watcher of a home ---
     /** How advice lines name the arm; an adopted home's shims set {@code bin/fm-watch-arm.sh}; null: the checkout's (Advice). */
     String armCommand()          { return text("FM_ARM_COMMAND", null); }
     /** How advice lines name the drain; an adopted home's shims set {@code bin/fm-wake-drain.sh}; null: the checkout's (Advice). */

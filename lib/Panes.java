@@ -18,13 +18,13 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * The watcher's pane phase (watcher.md "Panes"): captures every supervised tmux window and
+ * The watcher's pane phase (docs/watcher.md "Panes"): captures every supervised tmux window and
  * reports the first one that stopped progressing, or that could not be read for
  * FM_BLIND_CAPTURE_POLLS polls in a row.
  *
  * Markers per window, {@code <key>} = {@link FmHome#windowKey}:
  * {@code .hash-<key>} the progress hash, {@code .count-<key>} how many polls it repeated,
- * {@code .stale-<key>} the progress hash already reported (all three from state.md), and two
+ * {@code .stale-<key>} the progress hash already reported (all three from docs/state.md), and two
  * of ours: {@code .frames-<key>} the last FM_PANE_CYCLE_MEMORY distinct capture hashes, oldest
  * first, one per line; {@code .blind-<key>} the number of consecutive failed captures.
  *

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Watcher step 4: {@code STATE/*.status} and {@code STATE/*.turn-ended} (watcher.md "Signals").
+ * Watcher step 4: {@code STATE/*.status} and {@code STATE/*.turn-ended} (docs/watcher.md "Signals").
  *
  * A file's signature is {@code size:mtime} (bytes, whole epoch seconds) of what it points
  * to, symlinks followed; it has changed when its {@code .seen-*} marker is missing or says

@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * What every watcher phase (checks, signals, panes, heartbeat) returns when a wake is due:
  * the records to queue, the marker commit that suppresses the wake, and the reason line.
- * The watcher applies state.md's ordering to it: append, then commit, then print.
+ * The watcher applies docs/state.md's ordering to it: append, then commit, then print.
  */
 record Wake(List<WakeQueue.Entry> entries, Commit commit, String line, boolean heartbeat) {
     /** Advances the wake's suppression marker; runs only after the queue append succeeded. */

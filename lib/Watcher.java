@@ -9,10 +9,10 @@ import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * One watcher cycle (watcher.md), usable in-process: {@link #start} takes this home's
+ * One watcher cycle (docs/watcher.md), usable in-process: {@link #start} takes this home's
  * singleton lock (or says who holds it), {@link #cycle} polls until the first due wake.
  *
- * Per wake the order is fixed (state.md): queue append, then the wake's suppression marker,
+ * Per wake the order is fixed (docs/state.md): queue append, then the wake's suppression marker,
  * then the heartbeat streak, then the reason line. A failed append leaves every marker alone
  * and returns 1, so the next watcher reports the same wake.
  *
@@ -48,7 +48,7 @@ final class Watcher {
     /**
      * Start steps 1-4: create STATE, take the singleton lock, record who we are in it, and
      * make sure every exit path (including TERM, INT, HUP) releases it. When another process
-     * holds the lock, the result says which of watcher.md's three answers applies.
+     * holds the lock, the result says which of docs/watcher.md's three answers applies.
      */
     static Start start(FmHome home, Knobs knobs) throws IOException {
         return start(home, knobs, "watch");
@@ -83,7 +83,7 @@ final class Watcher {
         return started;
     }
 
-    /** What {@link #start} found: the lock, or one of watcher.md's answers when a peer holds it. */
+    /** What {@link #start} found: the lock, or one of docs/watcher.md's answers when a peer holds it. */
     static final class Start implements AutoCloseable {
         enum Outcome {
             /** We hold the lock; run {@link Watcher#cycle}. */
@@ -152,7 +152,7 @@ final class Watcher {
         Optional<String> line() { return Optional.ofNullable(line); }
         int exitCode() { return refusedLoudly() ? 1 : 0; }
 
-        /** Prints a refusal's line where watcher.md says it goes; nothing when held. */
+        /** Prints a refusal's line where docs/watcher.md says it goes; nothing when held. */
         void report(PrintStream out, PrintStream err) {
             if (line == null) return;
             PrintStream where = refusedLoudly() ? err : out;
@@ -244,7 +244,7 @@ final class Watcher {
         }
     }
 
-    /** The ordering rule of state.md, and nothing after an eviction (the new holder reports it). */
+    /** The ordering rule of docs/state.md, and nothing after an eviction (the new holder reports it). */
     private int deliver(FmLock.Held lock, Wake wake, Heartbeat heartbeat, PrintStream out) {
         if (evicted(lock)) return 0;
         // Fenced: a signal releases the watcher lock only after the append and the markers are
@@ -265,7 +265,7 @@ final class Watcher {
         return 0;
     }
 
-    /** Append, then markers (state.md's order); false, with the line on stderr, when the append failed. */
+    /** Append, then markers (docs/state.md's order); false, with the line on stderr, when the append failed. */
     private boolean record(Wake wake, Heartbeat heartbeat) {
         try {
             new WakeQueue(home, knobs).append(wake.entries());

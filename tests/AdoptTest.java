@@ -38,7 +38,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * fm-adopt.java on a throwaway firstmate home (issue 14): four bash scripts and a library
+ * fm-adopt.java on a throwaway firstmate home: four bash scripts and a library
  * that record how they were called. The adopted scripts are called the way the away-mode
  * daemon and the home's tools call them; undo must give back every byte and mode; a running
  * watcher is refused and never signalled; a kill -9 between any two changes leaves every
@@ -125,7 +125,7 @@ class AdoptTest {
                 + "echo 'bash " + name + "'\n";
     }
 
-    /** A bash watcher of this home as lock.md describes it: its lock, metadata, ps identity and beacon. */
+    /** A bash watcher of this home as docs/lock.md describes it: its lock, metadata, ps identity and beacon. */
     private static String fakeWatcher() {
         return "#!/usr/bin/env bash\n"
                 + "# firstmate's bin/fm-watch.sh (a test double): a bash watcher of this home.\n"

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * arm-guard.md: "If the watcher wakes before it could be confirmed ... the arm prints that line
+ * docs/arm-guard.md: "If the watcher wakes before it could be confirmed ... the arm prints that line
  * and exits 0". FM_GUARD_GRACE=0 makes confirmation impossible (no beacon is ever fresh), so the
  * arm holds the lock, cannot confirm, and must still run the cycle's first poll.
  */

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The arm (arm-guard.md), run as users run it: the real script in its own JVM. */
+/** The arm (docs/arm-guard.md), run as users run it: the real script in its own JVM. */
 class ArmTest {
     private TestKit kit;
     /** The temp home with this class's knobs (set in setUp). */

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Every knob of overview.md (and our FM_QUEUE_LOCK_WAIT) set to garbage ("abc"), a negative
+ * Every knob of docs/overview.md (and our FM_QUEUE_LOCK_WAIT) set to garbage ("abc"), a negative
  * number ("-3") and zero ("0"), one knob at a time, the others sane. Knobs.java's one rule:
  * a value that is not a usable number falls back to the default and is reported once, on
  * stderr, as {@code fm: ignoring FM_X='v' (why); using D}, by the command that reads it, when

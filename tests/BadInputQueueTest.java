@@ -71,7 +71,7 @@ class BadInputQueueTest {
                 Arguments.of("empty", new byte[0]));
     }
 
-    /** state.md: a garbled .wake-queue.seq reads as 0, so the next record is seq 1. */
+    /** docs/state.md: a garbled .wake-queue.seq reads as 0, so the next record is seq 1. */
     @ParameterizedTest(name = ".wake-queue.seq: {0}")
     @MethodSource("garbageSequences")
     void aGarbledSequenceFileRestartsAtOne(String what, byte[] content) throws Exception {

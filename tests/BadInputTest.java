@@ -19,7 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Bad input in the watcher's singleton lock (the README's "bad input" table, lock rows), run
+ * Bad input in the watcher's singleton lock (docs/reliability.md "Bad input", lock rows), run
  * against the real commands. Its home knobs ({@link #home}) and assertions serve every BadInput*Test.
  *
  * What every case asserts: an exact outcome, no Java stack trace on the user's screen, and

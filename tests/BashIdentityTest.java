@@ -14,7 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The bash tools' pid-identity line (issue 14), as ps itself writes it, judged against live
+ * The bash tools' pid-identity line, as ps itself writes it, judged against live
  * processes: proven the same, proven different (a recycled pid), or nothing.
  */
 class BashIdentityTest {

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Strict modes for check scripts (issue 13), through the real fm-watch.java with real files,
+ * Strict modes for check scripts, through the real fm-watch.java with real files,
  * modes and owners: a check others could have written is not run, is no wake, queues
  * nothing, and is named on stderr in one line once per (file, owner, mode), across sweeps
  * and across watcher cycles; once fixed it runs on the next sweep.

@@ -244,7 +244,7 @@ class CrashTest {
      * very end. A signal record names its file but not the content it saw, so two facts stand
      * for it:
      *  1. the file's .seen marker holds that content's signature. Markers move only after the
-     *     queue append of the wake whose scan saw the signature (state.md's ordering rule), and
+     *     queue append of the wake whose scan saw the signature (docs/state.md's ordering rule), and
      *     the signature exists only since the last write;
      *  2. a drained signal record for the file has a sequence number above the queue's just
      *     before the last write (it was appended after that write) and, for a burst, at most the

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * FmLock in one JVM: threads as contenders, and lock states built on disk exactly as a crashed,
- * paused, foreign or hand-made holder would leave them (lock.md). Process-level races, the
+ * paused, foreign or hand-made holder would leave them (docs/lock.md). Process-level races, the
  * command line and debugger-paused contenders are in LockRaceTest.
  */
 class FmLockTest {
@@ -549,7 +549,7 @@ class FmLockTest {
         a.held().ifPresent(FmLock.Held::close);
         assertFalse(a.acquired(), "a live holder was robbed");
         assertEquals(recorded, FmProc.identity(holder.pid()).orElse(""),
-                "lock.md: the same live process always yields the same identity line");
+                "docs/lock.md: the same live process always yields the same identity line");
     }
 
     /**

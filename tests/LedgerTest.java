@@ -210,7 +210,7 @@ class LedgerTest {
         assertFalse(Files.exists(state.resolve(".watch.lock"), LinkOption.NOFOLLOW_LINKS), "the lock is released");
     }
 
-    /** README "Signals": a JVM started with INT ignored keeps it ignored; naming signals changes nothing. */
+    /** docs/reliability.md "Signals": a JVM started with INT ignored keeps it ignored; naming signals changes nothing. */
     @Test
     void anIgnoredIntStaysIgnored() throws Exception {
         List<String> cmd = new ArrayList<>(List.of("bash", "-c", "trap '' INT; exec \"$@\"", "arm"));

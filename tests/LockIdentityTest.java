@@ -14,7 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 15, findings 2 and 3: evidence that can condemn a live holder must survive a wall-clock
+ * Evidence that can condemn a live holder must survive a wall-clock
  * step, and a process hidden from /proc is not dead. A pid file's mtime moved back 10 s stands
  * in for the step (it makes the live holder look younger than its pid file, exactly as a step
  * of the computed start instants does).

@@ -31,7 +31,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * FmLock across separate processes: forty-way races, a contention run where holders are
  * killed and paused, the command line, and contenders frozen by a debugger at a chosen step
- * of the protocol (lock.md "Acquire, once").
+ * of the protocol (docs/lock.md "Acquire, once").
  */
 class LockRaceTest {
     private static final long ME = ProcessHandle.current().pid();
@@ -356,7 +356,7 @@ class LockRaceTest {
     // ------------------------------------------------------------------ another user
 
     /**
-     * A contender running as another user (nobody) must see root's live holder as alive (lock.md:
+     * A contender running as another user (nobody) must see root's live holder as alive (docs/lock.md:
      * "exists but not ours to signal" is alive), also when the lock carries the holder's identity
      * record. FAILS as of this writing for the identity case: another user cannot read
      * /proc/<pid>/exe, so FmProc.identity gives "exe=?" where the holder recorded its path, the
@@ -482,7 +482,7 @@ class LockRaceTest {
     // ------------------------------------------------------------------ paused contenders
 
     // A debugger freezes FmLock's command line on entry to a chosen FmLock method, so the test
-    // can change the lock under a contender exactly between two steps of lock.md's protocol
+    // can change the lock under a contender exactly between two steps of docs/lock.md's protocol
     // and then let it go on. Where the method counts identify a step, the test checks the disk
     // shows that step before going on, so a refactor fails loudly instead of testing nothing.
     // Aging mtimes stands in for waiting out the grace: every judgement FmLock makes is by mtime.

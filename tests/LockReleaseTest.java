@@ -12,7 +12,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 15, findings 4 and 6: a release never removes a successor's link, and the token
+ * A release never removes a successor's link, and the token
  * directories of holders killed with SIGKILL do not pile up. Contenders are real FmLock
  * command lines, frozen by a debugger at a chosen step (Debuggee).
  */
@@ -43,7 +43,7 @@ class LockReleaseTest {
             d.awaitStop();
             Path holderOwner = Files.readSymbolicLink(lock);
             assertEquals(d.pid() + "\n", Files.readString(holderOwner.resolve("pid")), "stopped before the link went");
-            // The takeover a stealer performs, through the steal mutex as lock.md requires.
+            // The takeover a stealer performs, through the steal mutex as docs/lock.md requires.
             Path thiefOwner = null;
             FmLock.Attempt mutex = FmLock.tryAcquire(steal, Duration.ZERO);
             if (mutex.acquired()) {

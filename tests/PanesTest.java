@@ -14,7 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The pane phase (watcher.md "Panes"), run through tests/panes-poll.java so that PATH and
+ * The pane phase (docs/watcher.md "Panes"), run through tests/panes-poll.java so that PATH and
  * TMUX_TMPDIR reach tmux exactly as they would reach a watcher's. Real tmux servers (each on
  * a private socket directory) for staleness and busy footers; tests/fake-tmux/tmux for
  * animation, failures, hangs and the exact arguments.

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A process we cannot see is not dead (issue 15, finding 3), across pid namespaces: two
+ * A process we cannot see is not dead, across pid namespaces: two
  * containers sharing a home share the boot but not their pids. A holder in another namespace
  * wrote a pid that names nothing here, or (pid 1, say) an unrelated live process; before its
  * identity recorded the namespace, the contender judged it dead or recycled and took the lock

@@ -29,7 +29,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The queue's safety promises under attack (issue 15, findings 5 and 7-10), with real drain,
+ * The queue's safety promises under attack, with real drain,
  * appender and watcher processes: a signal while the queue lock guards a half-done step, a
  * nearly full disk, a recycled pid, a leftover that cannot be moved, an overlong line, a full
  * disk mid-append, and the system calls that make it all survive a power loss. Drains are

@@ -13,9 +13,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 15, finding 1: `fm-watch-arm.java --restart` removes a lock only from a holder that is
- * dead, or proven ours and gone after our signal; a live holder it cannot prove ours keeps its
- * lock and the arm says FAILED with one reason line.
+ * `fm-watch-arm.java --restart` removes a lock only from a holder that is dead, proven another
+ * process (a reused pid, docs/lock.md "Identity"), or proven ours and gone after our signal; a
+ * live holder it cannot prove either way keeps its lock and the arm says FAILED with one reason
+ * line.
  */
 class RestartTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);

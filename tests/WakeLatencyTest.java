@@ -12,7 +12,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A status write wakes a watcher long before the next poll (watcher.md "Doing better than
+ * A status write wakes a watcher long before the next poll (docs/watcher.md "Doing better than
  * polling"): at the default FM_POLL=15, every trial's reason line arrives within
  * FM_SIGNAL_GRACE + 2 s of the write, for a status in STATE and for a symlinked status whose
  * target lives in another directory. Without the file watch a write lands on average 7.5 s

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The watcher's start and its life with the singleton lock (watcher.md "Start", "Self-eviction",
+ * The watcher's start and its life with the singleton lock (docs/watcher.md "Start", "Self-eviction",
  * "Beacon"): the three answers to a held lock, reclaiming a dead holder's lock, the metadata,
  * release on every exit, eviction, and a beacon that is fresh exactly while the cycle progresses.
  */

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The wakes of fm-watch.java (watcher.md "Each poll"): signals, checks, heartbeat, the
- * ordering rule of state.md, and garbage tolerance. Every test runs the real script as a
+ * The wakes of fm-watch.java (docs/watcher.md "Each poll"): signals, checks, heartbeat, the
+ * ordering rule of docs/state.md, and garbage tolerance. Every test runs the real script as a
  * subprocess against a temporary home ({@link TestKit.Home} with the knobs of {@link #rig}, which
  * WatcherLockTest shares).
  */

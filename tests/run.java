@@ -83,7 +83,7 @@ class run {
     static final List<String[]> PREREQUISITES = List.of(
             new String[] {"tmux", "install tmux (Debian/Ubuntu: apt-get install tmux; macOS: brew install tmux)"},
             new String[] {"bash", "install bash"},
-            // The bash tools' pid-identity lines are written by ps itself in the tests (issue 14).
+            // The bash tools' pid-identity lines are written by ps itself in the tests.
             new String[] {"ps", "install procps (Debian/Ubuntu: apt-get install procps)"});
 
     /**
