@@ -62,7 +62,7 @@ final class Status {
     record Facts(FmHome home, Knobs knobs, Advice advice, long now, String problem, boolean unresolved, boolean stateExists,
                  Health health, int tasks, String lockTrouble, PendingWakes queue, List<Blind> blind,
                  List<CheckTrust.Refusal> refused, Ledger.Read ledger, List<Ledger.Cycle> cycles, long gapsFrom,
-                 Ledger.Gaps gaps, FmHome.Unresolved unresolvedBy) {
+                 Ledger.Gaps gaps, FmHome.Unresolved unresolvedBy, String adoptedUpdate) {
         /** Records wait in the queue (or it cannot be read): exit 1, and drain first. */
         boolean queued() { return queue != null && queue.pending() != 0; }
     }
@@ -80,7 +80,7 @@ final class Status {
     /** No home at all, or one the user named that is not there: facts that say only why. */
     static Facts unresolved(FmHome.Unresolved why, Knobs knobs) {
         return new Facts(null, knobs, Advice.unresolved(knobs, FmHome.checkout().orElse(null)), System.currentTimeMillis(),
-                why.getMessage(), true, false, null, 0, null, null, null, null, null, null, 0, null, why);
+                why.getMessage(), true, false, null, 0, null, null, null, null, null, null, 0, null, why, null);
     }
 
     static Facts gather(FmHome home, Knobs knobs) {
@@ -88,7 +88,8 @@ final class Status {
         Advice advice = Advice.of(home, knobs);
         String unusable = unusableState(home.state);
         if (unusable != null) {
-            return new Facts(home, knobs, advice, now, unusable, false, true, null, 0, null, null, null, null, null, null, 0, null, null);
+            return new Facts(home, knobs, advice, now, unusable, false, true, null, 0, null, null, null, null, null, null, 0, null, null,
+                    adoptedUpdate(home));
         }
         boolean stateExists = Files.isDirectory(home.state);
         Health h = settled(home, knobs);
@@ -105,7 +106,22 @@ final class Status {
         long from = now - WINDOW.toMillis();
         Ledger.Gaps gaps = Ledger.gaps(cycles, from, now, liveNow);
         return new Facts(home, knobs, advice, now, null, false, stateExists, h, tasks, lockTrouble, q, blind, refused, read,
-                cycles, from, gaps, null);
+                cycles, from, gaps, null, adoptedUpdate(home));
+    }
+
+    /**
+     * For an adopted home (fm-adopt's note in bin/.fm-adopt/), the command that updates it:
+     * firstmate's own self-update skips a home whose tree is dirty, as an adopted one always is.
+     * Null when the home is not adopted; the note's own line when it has one.
+     */
+    static String adoptedUpdate(FmHome home) {
+        java.nio.file.Path note = home.home.resolve("bin/.fm-adopt/ADOPTED");
+        if (!Files.isRegularFile(note)) return null;
+        String text = StateFiles.readSmall(note);
+        if (text != null) {
+            for (String line : text.split("\n")) if (line.startsWith("Update: ")) return line.substring("Update: ".length()).strip();
+        }
+        return "";
     }
 
     // ------------------------------------------------------------------ judge
@@ -244,6 +260,11 @@ final class Status {
         out.add("gaps: " + describe(f.gaps(), f.gapsFrom(), f.cycles().isEmpty()));
         String ledgerNote = ledgerNote(home, f.ledger());
         if (ledgerNote != null) out.add("ledger: " + ledgerNote);
+        if (f.adoptedUpdate() != null) {
+            out.add("adopted: this home's bin/fm-*.sh run these commands (bin/.fm-adopt/); firstmate's self-update"
+                    + " (bin/fm-update.sh) skips it while adopted" + (f.adoptedUpdate().isEmpty() ? ""
+                    : ": update it with " + f.adoptedUpdate()));
+        }
         return out;
     }
 
@@ -268,6 +289,12 @@ final class Status {
         }
         FmHome home = f.home();
         all.put("watcher", LockView.json(home, f.health(), f.knobs()));
+        if (f.adoptedUpdate() != null) {
+            Map<String, Object> adopted = new LinkedHashMap<>();
+            adopted.put("selfUpdateSkips", true);
+            adopted.put("update", f.adoptedUpdate().isEmpty() ? null : f.adoptedUpdate());
+            all.put("adopted", adopted);
+        }
         all.put("tasks", f.tasks());
         all.put("queue", f.queue().json());
         List<Map<String, Object>> blind = new ArrayList<>();

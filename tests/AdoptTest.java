@@ -354,6 +354,24 @@ class AdoptTest {
         assertFalse(Files.exists(home.resolve("calls.log")), "a bash original ran");
     }
 
+    /** fm-status says that firstmate's self-update skips an adopted home, and how to update it. */
+    @Test
+    void fmStatusSaysAnAdoptedHomeMissesSelfUpdatesAndHowToUpdateIt() throws Exception {
+        Map<String, String> env = Map.of("FM_HOME", home.toString());
+        TestKit.Result plain = kit.run(TestKit.command("fm-status.java"), env, null, LIMIT);
+        assertTrue(plain.stdout().lines().noneMatch(l -> l.startsWith("adopted:")), plain.stdout());
+        assertEquals(0, adopt().exit());
+        TestKit.Result r = kit.run(TestKit.command("fm-status.java"), env, null, LIMIT);
+        String update = TestKit.root().resolve("fm-adopt.java") + "' --update --home '";
+        assertTrue(r.stdout().lines().anyMatch(l -> l.startsWith("adopted: ") && l.contains("skips it while adopted")
+                && l.contains(update)), r.stdout());
+        TestKit.Result json = kit.run(TestKit.command("fm-status.java", "--json"), env, null, LIMIT);
+        assertTrue(json.stdout().replace(" ", "").contains("\"selfUpdateSkips\":true"), json.stdout());
+        assertEquals(0, adopt("--undo").exit());
+        TestKit.Result after = kit.run(TestKit.command("fm-status.java"), env, null, LIMIT);
+        assertTrue(after.stdout().lines().noneMatch(l -> l.startsWith("adopted:")), after.stdout());
+    }
+
     @Test
     void theWatcherShimIsTheJvmThatTheDaemonStartsReadsAndSignals() throws Exception {
         assertEquals(0, adopt().exit());
