@@ -93,10 +93,10 @@ class CrashTest {
     void killingAnythingAtAnyMomentLosesNoWakeAndNeverLeavesTwoWatchers() throws Exception {
         for (String s : List.of("fm-watch-arm.java", "fm-watch.java", "fm-wake-drain.java")) TestKit.javaCommand(s);
         // A check that takes a while, sometimes has news, and marks (by its JVM's pid) that it runs.
-        // The watcher runs each check under a small bash that owns its process group, so the
-        // JVM is the check's grandparent: read it from /proc (no ps).
+        // The watcher runs each check in a session of its own (setsid execs bash in place), so
+        // the check's parent is the JVM.
         // While the gate file exists the check cannot end: a watcher seen inside it stays there.
-        Files.writeString(state.resolve("poll.check.sh"), "read -r _ _ _ jvm _ < /proc/$PPID/stat\n"
+        Files.writeString(state.resolve("poll.check.sh"), "jvm=$PPID\n"
                 + "touch \"$FM_HOME/in-check.$jvm\"\n"
                 + "while [ -e \"$FM_HOME/check-gate\" ]; do sleep 0.05; done\n"
                 + "sleep 0.$((RANDOM % 9))\n"

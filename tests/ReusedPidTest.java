@@ -76,7 +76,7 @@ class ReusedPidTest {
         bashLock(sleeper.pid(), watcherPath(which), "stale watcher identity");
         TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home));
         String line = arm.next(LIMIT);
-        assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh)", line, arm.err.toString());
+        assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh; no task in flight)", line, arm.err.toString());
         assertTrue(sleeper.isAlive(), "the process under a reused pid was signalled");
         assertEquals(OptionalLong.of(arm.process.pid()), FmLock.holderPid(lock));
         assertEquals("", arm.err.toString());
@@ -88,7 +88,7 @@ class ReusedPidTest {
         Process sleeper = live();
         bashLock(sleeper.pid(), watcherPath("bash"), "stale watcher identity");
         TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), fixture.env(), home));
-        assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh)", arm.next(LIMIT), arm.err.toString());
+        assertEquals("watcher: started pid=" + arm.process.pid() + " (beacon fresh; no task in flight)", arm.next(LIMIT), arm.err.toString());
         assertTrue(sleeper.isAlive());
     }
 
