@@ -289,7 +289,10 @@ final class LaunchCache {
         return s.toString();
     }
 
-    /** Single quotes keep every byte (spaces, $, newlines); a quote itself is closed, escaped, reopened. */
+    /**
+     * Single quotes keep every byte (spaces, $, newlines); a quote itself is closed, escaped, reopened.
+     * A copy of lib/ShellWord.java's rule, since this file is compiled alone and sources nothing.
+     */
     static String quote(String s) {
         return "'" + s.replace("'", "'\\''") + "'";
     }

@@ -1,4 +1,4 @@
-//SOURCES FmLock.java BashHome.java FmHome.java HomeGit.java
+//SOURCES FmLock.java BashHome.java FmHome.java HomeGit.java ShellWord.java StateFiles.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -374,7 +374,7 @@ final class Adopt {
                 }
                 if (failed != null) {
                     throw new Failure(failed + "; " + home + " is adopted again, as before, at " + HomeGit.brief(after)
-                            + ": make its branch a fast-forward of its upstream (git -C " + quote(home.toString())
+                            + ": make its branch a fast-forward of its upstream (git -C " + ShellWord.quoted(home.toString())
                             + " status), then run " + updateCommand());
                 }
                 return 0;
@@ -457,16 +457,16 @@ final class Adopt {
                 + MARKER + " this home's bin/" + script + " runs " + COMMANDS.get(script) + " of the Java port.\n"
                 + "# Its bash original is kept in bin/" + DIR + "/" + script + "; fm-adopt.java --undo puts it back.\n"
                 + "# exec keeps the pid, so whoever started this script can signal the watcher itself.\n"
-                + "if [ -z \"${FM_HOME-}\" ] && [ -z \"${FM_ROOT_OVERRIDE-}\" ]; then FM_HOME=" + quote(home.toString())
+                + "if [ -z \"${FM_HOME-}\" ] && [ -z \"${FM_ROOT_OVERRIDE-}\" ]; then FM_HOME=" + ShellWord.quoted(home.toString())
                 + "; export FM_HOME; fi\n"
                 // The bash watcher of the checkout whose scripts run is this home's, whatever FM_HOME
                 // names (a secondmate home, a case directory): the bash arm judges it so, and so must we.
                 + "if [ -z \"${FM_BASH_WATCHER-}\" ]; then FM_BASH_WATCHER="
-                + quote(BashHome.bin(home).resolve("fm-watch.sh").toString()) + "; export FM_BASH_WATCHER; fi\n"
+                + ShellWord.quoted(BashHome.bin(home).resolve("fm-watch.sh").toString()) + "; export FM_BASH_WATCHER; fi\n"
                 + "FM_ARM_COMMAND=${FM_ARM_COMMAND:-bin/fm-watch-arm.sh}\n"
                 + "FM_DRAIN_COMMAND=${FM_DRAIN_COMMAND:-bin/fm-wake-drain.sh}\n"
                 + "export FM_ARM_COMMAND FM_DRAIN_COMMAND\n"
-                + "exec /bin/sh " + quote(cmd) + " \"$@\"\n";
+                + "exec /bin/sh " + ShellWord.quoted(cmd) + " \"$@\"\n";
         return text.getBytes(names);
     }
 
@@ -491,16 +491,11 @@ final class Adopt {
     }
 
     private String undoCommand() {
-        return quote(checkout.resolve("fm-adopt.java").toString()) + " --undo --home " + quote(home.toString());
+        return ShellWord.quoted(checkout.resolve("fm-adopt.java").toString()) + " --undo --home " + ShellWord.quoted(home.toString());
     }
 
     private String updateCommand() {
-        return quote(checkout.resolve("fm-adopt.java").toString()) + " --update --home " + quote(home.toString());
-    }
-
-    /** Single-quoted for sh: safe for every byte but NUL, which no path holds. */
-    static String quote(String s) {
-        return "'" + s.replace("'", "'\\''") + "'";
+        return ShellWord.quoted(checkout.resolve("fm-adopt.java").toString()) + " --update --home " + ShellWord.quoted(home.toString());
     }
 
     // ------------------------------------------------------------------ files
@@ -599,8 +594,8 @@ final class Adopt {
 
     /** Makes renames in {@code d} durable; a platform that cannot open a directory is left to its cache. */
     private static void syncDirectory(Path d) {
-        try (FileChannel c = FileChannel.open(d, StandardOpenOption.READ)) {
-            c.force(true);
+        try {
+            StateFiles.syncDirectory(d);
         } catch (IOException | UnsupportedOperationException e) {
             // best effort: the rename itself is atomic either way
         }

@@ -1,4 +1,4 @@
-//SOURCES StateFiles.java
+//SOURCES ShellWord.java StateFiles.java
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -63,12 +63,12 @@ final class CheckTrust {
         /** The one stderr line the watcher prints for it. */
         String line() {
             String what = everyCheck ? "refusing every check in " + check : "refusing check " + check;
-            return oneLine("watcher: " + what + ": " + reason + "; fix: " + fix);
+            return printable("watcher: " + what + ": " + reason + "; fix: " + fix);
         }
 
         /** What makes two refusals the same report: the check, the file, its owner and mode. */
         String key() {
-            return oneLine(check.toString()) + "\t" + oneLine(file.toString()) + "\t" + uid + "\t" + Integer.toOctalString(mode);
+            return printable(check.toString()) + "\t" + printable(file.toString()) + "\t" + uid + "\t" + Integer.toOctalString(mode);
         }
     }
 
@@ -189,7 +189,7 @@ final class CheckTrust {
                 if (f.link()) {
                     if (!owned(f.uid(), me)) {
                         throw refused(check, next, f, "link " + next + " is " + notOurs(me),
-                                "chown -h " + Self.name(me) + " " + shellWord(next) + ", or remove it");
+                                "chown -h " + Self.name(me) + " " + ShellWord.of(next) + ", or remove it");
                     }
                     if (++links > MAX_HOPS) throw new NoSuchFileException(path.toString(), null, "too many levels of symbolic links");
                     Path target = Files.readSymbolicLink(next);
@@ -206,10 +206,10 @@ final class CheckTrust {
                 String it = next.equals(direct) ? "it" : "its target " + next;
                 if (!owned(f.uid(), me)) {
                     throw refused(check, next, f, it + " is " + notOurs(me), "read it, then chown " + Self.name(me)
-                            + " " + shellWord(next) + ", or remove it");
+                            + " " + ShellWord.of(next) + ", or remove it");
                 }
                 if ((f.mode() & GROUP_OR_OTHER_WRITE) != 0) {
-                    throw refused(check, next, f, it + " is writable by group or others", "chmod go-w " + shellWord(next));
+                    throw refused(check, next, f, it + " is writable by group or others", "chmod go-w " + ShellWord.of(next));
                 }
                 return next;
             }
@@ -223,11 +223,11 @@ final class CheckTrust {
             Facts f = Facts.of(d);
             if (!owned(f.uid(), me)) {
                 throw refused(check, d, f, "directory " + d + " is " + notOurs(me), "chown " + Self.name(me) + " "
-                        + shellWord(d));
+                        + ShellWord.of(d));
             }
             if ((f.mode() & GROUP_OR_OTHER_WRITE) != 0 && (f.mode() & STICKY) == 0) {
                 throw refused(check, d, f, "directory " + d + " is writable by group or others without the sticky bit",
-                        "chmod +t " + shellWord(d) + ", or chmod go-w " + shellWord(d));
+                        "chmod +t " + ShellWord.of(d) + ", or chmod go-w " + ShellWord.of(d));
             }
             goodDirs.add(d);
         }
@@ -274,15 +274,11 @@ final class CheckTrust {
         boolean regular() { return type == 0100000; }
     }
 
-    /** A path as one shell word, so the printed fix can be pasted as it is. */
-    static String shellWord(Path p) {
-        String s = p.toString();
-        if (s.matches("[A-Za-z0-9_./@%+=:,-]+")) return s;
-        return "'" + s.replace("'", "'\\''") + "'";
-    }
-
-    /** One line, always: a control character in a file name is shown as '?'. */
-    private static String oneLine(String s) {
+    /**
+     * One line of tab-separated fields, always: every control character in a file name (tabs
+     * too, unlike {@code StateFiles.oneLine}) is shown as '?'.
+     */
+    private static String printable(String s) {
         return s.replaceAll("\\p{Cntrl}", "?");
     }
 

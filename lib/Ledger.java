@@ -1,4 +1,4 @@
-//SOURCES FmProc.java Identity.java
+//SOURCES FmProc.java Identity.java StateFiles.java
 //JAVAC_OPTIONS -XDignore.symbol.file
 
 import java.io.IOException;
@@ -137,9 +137,7 @@ final class Ledger {
 
     private static boolean endsWithNewline(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            long size = ch.size();
-            ByteBuffer last = ByteBuffer.allocate(1);
-            return size == 0 || (ch.read(last, size - 1) == 1 && last.get(0) == '\n');
+            return StateFiles.endsWithNewline(ch);
         }
     }
 

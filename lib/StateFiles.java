@@ -1,9 +1,12 @@
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
@@ -11,7 +14,7 @@ import java.util.Optional;
 
 /**
  * Small reads and writes of state files (markers, lock metadata, the beacon), shared by the
- * lock, the queue and the watcher's phases. Reads never throw: a file that is missing,
+ * lock, the queue, the ledger, adopt and the watcher's phases. Reads never throw: a file that is missing,
  * unreadable, not a regular file or larger than a marker can be reads as absent, because the
  * bash tools (and crashes) may leave anything there (docs/state.md: treat garbage as absent).
  */
@@ -97,10 +100,29 @@ final class StateFiles {
         }
     }
 
+    /** True for an empty file or one whose last byte is LF; a writer that died mid-line left none. */
+    static boolean endsWithNewline(FileChannel ch) throws IOException {
+        long size = ch.size();
+        ByteBuffer last = ByteBuffer.allocate(1);
+        return size == 0 || (ch.read(last, size - 1) == 1 && last.get(0) == '\n');
+    }
+
+    /** Makes a directory's entries (renames, creations) durable: an fsync on the directory itself. */
+    static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel c = FileChannel.open(dir, StandardOpenOption.READ)) {
+            c.force(true);
+        }
+    }
+
+    /** Text for one line of a message: CR and LF runs become a space; null becomes empty. */
+    static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("[\\r\\n]+", " ");
+    }
+
     /** An I/O failure in a few words for a one-line message: "permission denied", the file system's reason. */
     static String reason(Exception e) {
         if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
         if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
-        return e.getMessage() != null ? e.getMessage().replaceAll("[\\r\\n]+", " ") : e.getClass().getSimpleName();
+        return e.getMessage() != null ? oneLine(e.getMessage()) : e.getClass().getSimpleName();
     }
 }

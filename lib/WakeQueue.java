@@ -118,16 +118,10 @@ final class WakeQueue {
     /** True for a missing or empty file, or one whose last byte is LF. */
     private static boolean endsWithNewline(Path p) throws IOException {
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-            return endsWithNewline(ch);
+            return StateFiles.endsWithNewline(ch);
         } catch (NoSuchFileException e) {
             return true;
         }
-    }
-
-    private static boolean endsWithNewline(FileChannel ch) throws IOException {
-        long size = ch.size();
-        ByteBuffer last = ByteBuffer.allocate(1);
-        return size == 0 || (ch.read(last, size - 1) == 1 && last.get(0) == '\n');
     }
 
     // ------------------------------------------------------------------ drain
@@ -191,7 +185,7 @@ final class WakeQueue {
             } catch (IOException e) {
                 // Printed already: putting them back now would be a silent repeat; say so instead.
                 throw new IOException("printed " + printed + " records but cannot remove " + f.path() + " ("
-                        + oneLine(e.getMessage()) + "); the next drain will print them again", e);
+                        + StateFiles.oneLine(e.getMessage()) + "); the next drain will print them again", e);
             }
         }
         syncDirQuietly(); // a removal undone by a power loss would only repeat printed records
@@ -240,7 +234,7 @@ final class WakeQueue {
             Files.move(orphan.path(), to.path(), StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new IOException("cannot take over " + orphan.path() + ", left by an interrupted drain ("
-                    + oneLine(e.getMessage()) + "); its records are older than those in " + home.wakeQueue()
+                    + StateFiles.oneLine(e.getMessage()) + "); its records are older than those in " + home.wakeQueue()
                     + " and stay in that file: fix the cause and run the drain again (to recover by hand, put"
                     + " its lines in front of the queue's)", e);
         }
@@ -297,10 +291,10 @@ final class WakeQueue {
         String what = cause instanceof IOException && cause.getMessage() != null ? cause.getMessage() : cause.toString();
         try {
             String where = underLock(() -> putBackLocked(mine));
-            return new IOException("drain failed (" + oneLine(what) + "); " + where, cause);
+            return new IOException("drain failed (" + StateFiles.oneLine(what) + "); " + where, cause);
         } catch (IOException e) {
-            return new IOException("drain failed (" + oneLine(what) + ") and its records could not be put back ("
-                    + oneLine(e.getMessage()) + "); they stay in " + names(mine)
+            return new IOException("drain failed (" + StateFiles.oneLine(what) + ") and its records could not be put back ("
+                    + StateFiles.oneLine(e.getMessage()) + "); they stay in " + names(mine)
                     + ", and the next drain prints them first", cause);
         }
     }
@@ -327,7 +321,7 @@ final class WakeQueue {
                 putInFront(mine);
                 return "its records were put back in " + queue + ", run the drain again";
             } catch (IOException e) {
-                why = oneLine(e.getMessage());
+                why = StateFiles.oneLine(e.getMessage());
             }
         }
         giveUp(mine);
@@ -366,7 +360,7 @@ final class WakeQueue {
 
     /** Appends {@code src} to {@code dst}, starting on a fresh line. */
     private static void copyLines(Path src, FileChannel dst) throws IOException {
-        if (!endsWithNewline(dst)) dst.write(ByteBuffer.wrap(new byte[] {'\n'}), dst.size());
+        if (!StateFiles.endsWithNewline(dst)) dst.write(ByteBuffer.wrap(new byte[] {'\n'}), dst.size());
         try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
             long size = in.size();
             long at = dst.size();
@@ -498,10 +492,6 @@ final class WakeQueue {
         }
     }
 
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("[\\r\\n]+", " ");
-    }
-
     // ------------------------------------------------------------------ lock, sequence, directory
 
     /** Takes the queue lock, waiting up to the configured time. */
@@ -556,9 +546,7 @@ final class WakeQueue {
 
     /** Makes the state directory's entries (renames, creations) durable: fsync on the directory. */
     private void syncDir() throws IOException {
-        try (FileChannel dir = FileChannel.open(home.state, StandardOpenOption.READ)) {
-            dir.force(true);
-        }
+        StateFiles.syncDirectory(home.state);
     }
 
     private void syncDirQuietly() {

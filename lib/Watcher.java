@@ -338,7 +338,7 @@ final class Watcher {
     }
 
     private void fail(String message, Throwable cause) {
-        System.err.println("watcher: " + message.replaceAll("[\\r\\n]+", " "));
+        System.err.println("watcher: " + StateFiles.oneLine(message));
         if (knobs.debug()) cause.printStackTrace();
         System.err.flush();
     }
