@@ -318,13 +318,7 @@ final class FmLock {
             Snapshot last = Snapshot.of(lock);
             if (!last.sameLockAs(seen) || last.isHeldBy(midAcquireFloor)) return Attempt.lost(last.pid);
             removeAbandoned(lock, last);
-            Optional<Held> mine;
-            try {
-                mine = create(lock, steal.ownerDir());
-            } catch (Refused r) {
-                return Attempt.refused(r.getMessage());
-            }
-            return mine.map(FmLock::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+            return createAsStealer(lock, steal);
         }
     }
 
@@ -344,14 +338,22 @@ final class FmLock {
         try (Held steal = mutex.held().get()) {
             Snapshot now = Snapshot.of(lock);
             if (now.form != Form.ABSENT || !steal.stillHeld()) return Attempt.lost(now.pid);
-            Optional<Held> mine;
-            try {
-                mine = create(lock, steal.ownerDir());
-            } catch (Refused r) {
-                return Attempt.refused(r.getMessage());
-            }
-            return mine.map(FmLock::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
+            return createAsStealer(lock, steal);
         }
+    }
+
+    /**
+     * The create both paths make while holding the steal mutex: the mutex is ours, so the create
+     * must not back off from it (any other mutex still makes it back off); a loss names the holder.
+     */
+    private static Attempt createAsStealer(Path lock, Held steal) {
+        Optional<Held> mine;
+        try {
+            mine = create(lock, steal.ownerDir());
+        } catch (Refused r) {
+            return Attempt.refused(r.getMessage());
+        }
+        return mine.map(FmLock::won).orElseGet(() -> Attempt.lost(Snapshot.of(lock).pid));
     }
 
     /** A win; a lock (not a steal mutex) first clears its provably dead holders' token directories. */
