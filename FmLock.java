@@ -37,14 +37,7 @@ final class FmLockCommand {
             No home: FM_HOME is not read; the lock is the path given. Usage errors exit 2.""";
 
     static int cli(String[] args) {
-        if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
-            System.out.println(HELP);
-            return 0;
-        }
-        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
-            System.out.println(Cli.version("FmLock"));
-            return 0;
-        }
+        if (args.length == 1 && Cli.helpOrVersion(args[0], HELP, "FmLock")) return 0;
         if (args.length >= 1 && args[0].equals("identity")) {
             if (args.length != 2) return usage("identity takes exactly one pid");
             OptionalLong pid = FmProc.parsePid(args[1]);

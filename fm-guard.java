@@ -33,14 +33,7 @@ class FmGuard {
         PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
         Knobs knobs = Knobs.fromEnvironment();
         for (String a : args) {
-            if (a.equals("--help") || a.equals("-h")) {
-                System.out.println(HELP);
-                return;
-            }
-            if (a.equals("--version") || a.equals("-V")) {
-                System.out.println(Cli.version("fm-guard"));
-                return;
-            }
+            if (Cli.helpOrVersion(a, HELP, "fm-guard")) return;
         }
         // A usage error would stop a harness's pre-step: say it, and still check.
         for (String a : args) err.println("fm-guard: unknown argument '" + a + "' ignored (see --help); checking anyway");

@@ -48,11 +48,7 @@ class FmStatus {
         int history = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                System.out.println(HELP);
-                return 0;
-            } else if (a.equals("--version") || a.equals("-V")) {
-                System.out.println(Cli.version("fm-status"));
+            if (Cli.helpOrVersion(a, HELP, "fm-status")) {
                 return 0;
             } else if (a.equals("--json")) {
                 json = true;

@@ -37,14 +37,7 @@ class FmWakeDrain {
 
     static int run(String[] args, Knobs knobs, OutputStream stdout, PrintStream err) {
         if (args.length > 0) {
-            if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
-                System.out.println(HELP);
-                return 0;
-            }
-            if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
-                System.out.println(Cli.version("fm-wake-drain"));
-                return 0;
-            }
+            if (args.length == 1 && Cli.helpOrVersion(args[0], HELP, "fm-wake-drain")) return 0;
             err.println("fm-wake-drain: unexpected argument '" + args[0] + "'; it takes none (see --help)");
             return 2;
         }

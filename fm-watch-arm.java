@@ -41,17 +41,10 @@ class FmWatchArm {
         boolean attach = false;
         boolean restart = false;
         for (String a : args) {
+            if (Cli.helpOrVersion(a, USAGE, "fm-watch-arm")) return 0;
             switch (a) {
                 case "--attach" -> attach = true;
                 case "--restart" -> restart = true;
-                case "-h", "--help" -> {
-                    System.out.println(USAGE);
-                    return 0;
-                }
-                case "-V", "--version" -> {
-                    System.out.println(Cli.version("fm-watch-arm"));
-                    return 0;
-                }
                 default -> {
                     System.err.println("fm-watch-arm: unknown argument '" + a + "'");
                     System.err.println(USAGE);

@@ -35,14 +35,7 @@ class FmWatch {
     }
 
     static int run(String[] args) {
-        if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
-            System.out.println(HELP);
-            return 0;
-        }
-        if (args.length == 1 && (args[0].equals("-V") || args[0].equals("--version"))) {
-            System.out.println(Cli.version("fm-watch"));
-            return 0;
-        }
+        if (args.length == 1 && Cli.helpOrVersion(args[0], HELP, "fm-watch")) return 0;
         if (args.length > 0) {
             System.err.println("watcher: fm-watch.java takes no arguments (got '" + args[0] + "'); see --help");
             return 2;

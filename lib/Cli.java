@@ -15,4 +15,18 @@ final class Cli {
 
     /** The line {@code --version} prints: "<command> <version>". */
     static String version(String command) { return command + " " + VERSION; }
+
+    /**
+     * Answers {@code -h}/{@code --help} with {@code help} and {@code -V}/{@code --version} with
+     * {@link #version}, on stdout; true when {@code arg} was one of them (the command exits 0).
+     * Where in the command line such a flag counts stays each command's own choice.
+     */
+    static boolean helpOrVersion(String arg, String help, String command) {
+        switch (arg) {
+            case "-h", "--help" -> System.out.println(help);
+            case "-V", "--version" -> System.out.println(version(command));
+            default -> { return false; }
+        }
+        return true;
+    }
 }
