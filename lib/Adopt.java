@@ -56,6 +56,9 @@ import java.util.Map;
  *     by an adopt that would rename a newer original over it. Those stay until the user removes
  *     them, and so does the directory that holds them.
  * </ol>
+ *
+ * One file despite its length: adopt, undo and update each keep the invariants above at every
+ * step, so they are read (and reviewed) together; git itself already stands apart in HomeGit.
  */
 final class Adopt {
     static final String DIR = ".fm-adopt";

@@ -32,6 +32,9 @@ import java.util.OptionalLong;
  * Its command line is FmLock.java at the root of the checkout. Knob: FM_LOCK_STALE_AFTER
  * (seconds, floored at 2 for a pid-less lock). Signals: one shutdown hook releases every held
  * lock, after the fenced work under it ends.
+ *
+ * One file despite its length: the invariant is one, and every check that defends it (each
+ * "Race:") must be read beside the steps it guards; a split would scatter the proof.
  */
 final class FmLock {
     /** The files a held lock may contain; removal takes exactly these, then the directory. */

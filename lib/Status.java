@@ -30,6 +30,9 @@ import java.util.Optional;
  * ok (healthy), idle (no task, no live watcher), DOWN (tasks, no live watcher), SLOW and WEDGED
  * (our watcher, beacon past FM_GUARD_GRACE / FM_WATCHER_STALE_GRACE), BLOCKED (something no tool
  * may touch is in the way). Any pending queued wake makes the exit 1 and the next step a drain.
+ *
+ * Its length is the verdict's: the three steps share one Facts record and cut apart along them
+ * would trade one file for three that each need the other two.
  */
 final class Status {
     enum Verdict {

@@ -37,6 +37,9 @@ import java.util.function.Consumer;
  * when even that cannot be done (no space, or a later drain's records must stay behind them) it
  * gives them up under a name any drain adopts first. Every rename and creation the queue relies
  * on is followed by an fsync of the state directory, so a power loss cannot undo it.
+ *
+ * One file despite its length: append, drain and put-back keep one invariant over the same
+ * files and lock, and its proof reads best where every step that touches them stands together.
  */
 final class WakeQueue {
     /** How long an append or drain waits for the queue lock before it gives up with a message. */
