@@ -1,3 +1,5 @@
+//SOURCES FmProc.java
+
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -200,7 +202,7 @@ final class ChildProcesses {
         long deadline = System.nanoTime() + TERM_GRACE.toNanos();
         while (System.nanoTime() < deadline
                 && (children.stream().anyMatch(c -> c.process.isAlive()) || walked.stream().anyMatch(ProcessHandle::isAlive))) {
-            sleepQuietly(20);
+            FmProc.sleepQuietly(20);
         }
         for (Child c : children) {
             c.process.descendants().forEach(walked::add); // spawned in the meantime
@@ -247,14 +249,6 @@ final class ChildProcesses {
             if (java.nio.file.Files.isRegularFile(p) && java.nio.file.Files.isExecutable(p)) return java.util.Optional.of(p.toString());
         }
         return java.util.Optional.empty();
-    }
-
-    static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private static void drain(InputStream in, ByteArrayOutputStream kept, int maxBytes) {
