@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/launch/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/WakeQueue.java lib/Guard.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/StateFiles.java lib/WakeQueue.java lib/Guard.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -Xms8m
 //MAIN FmWakeDrain
 
@@ -54,7 +54,7 @@ class FmWakeDrain {
                     note -> err.println("fm-wake-drain: " + note));
         } catch (IOException | RuntimeException e) {
             String why = e.getMessage() != null ? e.getMessage() : e.toString();
-            err.println("fm-wake-drain: " + why.replaceAll("[\\r\\n]+", " "));
+            err.println("fm-wake-drain: " + StateFiles.oneLine(why));
             if (knobs.debug()) e.printStackTrace(err);
             return 1;
         }

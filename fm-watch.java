@@ -1,6 +1,6 @@
 //usr/bin/env true; s=$0; [ -L "$s" ] && { s=$(readlink -f "$s") || s=$0; }; case $s in */*) ;; *) s=./$s;; esac; exec /bin/sh "${s%/*}/launch/launch.sh" "$s" "$@"
 //JAVA 17+
-//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/Watcher.java
+//SOURCES lib/Cli.java lib/Knobs.java lib/FmHome.java lib/StateFiles.java lib/Watcher.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx64m -Xms8m -XX:-UsePerfData
 //MAIN FmWatch
 
@@ -56,7 +56,7 @@ class FmWatch {
             return new Watcher(home, knobs).cycle(start.lock().get(), System.out);
         } catch (Exception | Error e) {
             String what = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            System.err.println("watcher: " + what.replaceAll("[\\r\\n]+", " "));
+            System.err.println("watcher: " + StateFiles.oneLine(what));
             if (knobs.debug()) e.printStackTrace();
             return 1;
         }

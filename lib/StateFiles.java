@@ -14,9 +14,10 @@ import java.util.Optional;
 
 /**
  * Small reads and writes of state files (markers, lock metadata, the beacon), shared by the
- * lock, the queue, the ledger, adopt and the watcher's phases. Reads never throw: a file that is missing,
- * unreadable, not a regular file or larger than a marker can be reads as absent, because the
- * bash tools (and crashes) may leave anything there (docs/state.md: treat garbage as absent).
+ * lock, the queue, the ledger, adopt and the watcher's phases. Reads never throw: a file that
+ * is missing, unreadable, not a regular file or larger than a marker can be reads as absent,
+ * because the bash tools (and crashes) may leave anything there (docs/state.md: treat garbage
+ * as absent).
  */
 final class StateFiles {
     /** No marker or lock file of ours is larger; anything bigger is garbage. */
