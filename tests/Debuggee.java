@@ -174,21 +174,29 @@ final class Debuggee implements AutoCloseable {
      * stderr, and one still running at the bound fails with where its threads are.
      */
     void awaitStop() throws InterruptedException {
-        String what = type + "." + method;
+        if (!awaitStopOrExit()) {
+            throw new AssertionError("exited " + process.exitValue() + " before reaching " + type + "." + method + ": "
+                    + output() + err());
+        }
+    }
+
+    /**
+     * As {@link #awaitStop}, for a test that counts how many stops a run has: false when the
+     * debuggee exited without reaching the stop (its last one was before).
+     */
+    boolean awaitStopOrExit() throws InterruptedException {
         long deadline = System.nanoTime() + LIMIT.toNanos();
         EventSet s = null;
         while (s == null && System.nanoTime() < deadline) {
             s = stops.poll(200, TimeUnit.MILLISECONDS);
-            if (s == null && !process.isAlive() && stops.isEmpty()) {
-                throw new AssertionError("exited " + process.exitValue() + " before reaching " + what + ": "
-                        + output() + err());
-            }
+            if (s == null && !process.isAlive() && stops.isEmpty()) return false;
         }
         if (s == null) {
-            throw new AssertionError("never reached " + what + " within " + LIMIT + "; its threads:\n" + threads()
-                    + "\nstdout: " + output() + "\nstderr: " + err());
+            throw new AssertionError("never reached " + type + "." + method + " within " + LIMIT + "; its threads:\n"
+                    + threads() + "\nstdout: " + output() + "\nstderr: " + err());
         }
         stopped = s;
+        return true;
     }
 
     /** Lets the stopped thread go on (the first call starts the JVM). */
