@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Bad input the crewmates' side of STATE can produce, through the real fm-watch.java: check
  * scripts that hang, flood, fail or leave children behind; signal files that vanish during
- * the linger; .meta files with odd or missing windows (with tests/fake-tmux/tmux).
+ * the linger; .meta files with odd or missing windows (with tests/helpers/fake-tmux/tmux).
  */
 class BadInputChecksTest {
     private final TestKit kit = new TestKit();
@@ -198,7 +198,7 @@ class BadInputChecksTest {
         String key = FmHome.windowKey(odd);
         home.write(".hash-" + key, md5Hex("x") + "\n");
         home.write(".count-" + key, "5\n");
-        home.env.put("PATH", TestKit.root().resolve("tests/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
+        home.env.put("PATH", TestKit.root().resolve("tests/helpers/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
         home.env.put("FAKE_TMUX_DIR", fake.toString());
 
         TestKit.Result w = home.run("fm-watch.java");

@@ -121,7 +121,7 @@ class DrainTest {
         int each = 10;
         List<Process> writers = new ArrayList<>();
         for (int w = 0; w < appenders; w++) {
-            writers.add(kit.start(TestKit.command("tests/queue-append.java", state.toString(), "w" + w,
+            writers.add(kit.start(TestKit.command("tests/helpers/queue-append.java", state.toString(), "w" + w,
                     Integer.toString(each), Integer.toString(1 + w % 3)), Map.of(), null));
         }
         ConcurrentLinkedQueue<String> printed = new ConcurrentLinkedQueue<>();

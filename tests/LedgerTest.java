@@ -229,10 +229,10 @@ class LedgerTest {
     void concurrentAppendsNeverInterleave() throws Exception {
         int writers = 4;
         int records = 400;
-        TestKit.javaCommand("tests/ledger-append.java");
+        TestKit.javaCommand("tests/helpers/ledger-append.java");
         List<Process> ps = new ArrayList<>();
         for (int w = 0; w < writers; w++) {
-            ps.add(kit.start(TestKit.command("tests/ledger-append.java", state.toString(), Integer.toString(records), "700"),
+            ps.add(kit.start(TestKit.command("tests/helpers/ledger-append.java", state.toString(), Integer.toString(records), "700"),
                     Map.of(), home));
         }
         for (Process p : ps) {

@@ -2,10 +2,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -154,14 +152,14 @@ class LockRaceTest {
      * Threads of this JVM and a stream of lock-witness.java processes contend for one lock at
      * FM_LOCK_STALE_AFTER=0 for 20 s or more. Processes die holding it (Runtime.halt, or SIGKILL from
      * here aimed at whoever the witness names), and are paused with SIGSTOP past the 2 s grace
-     * at random steps. The witness (see lock-witness.java) must never see two holders.
+     * at random steps. The witness (tests/helpers/Witness.java) must never see two holders.
      */
     @Test
     void contendersThatDieAndPauseNeverMakeTwoHolders() throws Exception {
         Path dir = kit.tempDir("fm-stress");
         Path lock = dir.resolve("l");
         Path witness = dir.resolve("critical");
-        List<String> script = TestKit.javaCommand("tests/lock-witness.java");
+        List<String> script = TestKit.javaCommand("tests/helpers/lock-witness.java");
         List<String> violations = Collections.synchronizedList(new ArrayList<>());
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong threadAttempts = new AtomicLong();
@@ -169,7 +167,7 @@ class LockRaceTest {
         AtomicLong reclaimed = new AtomicLong();
         List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            Witness w = new Witness(witness, "t" + i, violations);
+            Witness w = new Witness(witness, "t" + i, violations::add);
             Thread t = new Thread(() -> {
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 try {
@@ -221,7 +219,7 @@ class LockRaceTest {
                 }
                 long now = System.nanoTime();
                 if (now >= nextKill) { // SIGKILL whichever process is inside the critical section
-                    Run inside = procs.get(ownerPid(witness));
+                    Run inside = procs.get(Witness.ownerPid(witness));
                     if (inside != null && inside != paused) {
                         inside.p().destroyForcibly();
                         kills++;
@@ -278,72 +276,9 @@ class LockRaceTest {
         assertTrue(kills >= 3 && reclaimed.get() >= 1, "holders were killed inside and reclaimed from: " + summary);
         // Whatever the last holder left, the lock is not wedged.
         FmLock.Held last = FmLock.acquireWithin(lock, Duration.ofSeconds(10));
-        new Witness(witness, "final", violations).enter();
+        new Witness(witness, "final", violations::add).enter();
         last.close();
         assertEquals(List.of(), violations);
-    }
-
-    /** The witness rules of lock-witness.java, for this JVM's threads (names carry the thread's tag). */
-    static final class Witness {
-        private final Path path;
-        private final String me;
-        private final List<String> violations;
-
-        Witness(Path path, String tag, List<String> violations) {
-            this.path = path;
-            this.me = ME + ":" + startMillis(ME) + ":" + tag;
-            this.violations = violations;
-        }
-
-        /** True when a dead holder's leftover had to be cleared first. */
-        boolean enter() throws IOException {
-            try {
-                Files.createSymbolicLink(path, Path.of(me));
-                return false;
-            } catch (FileAlreadyExistsException e) {
-                String other = owner(path);
-                if (other.isEmpty() || running(other)) violations.add(me + " entered while " + other + " was inside");
-                Files.deleteIfExists(path);
-                try {
-                    Files.createSymbolicLink(path, Path.of(me));
-                } catch (FileAlreadyExistsException again) {
-                    violations.add("someone entered while " + me + " cleared " + other + "'s leftover");
-                }
-                return true;
-            }
-        }
-
-        void leave() throws IOException {
-            String now = owner(path);
-            if (!now.equals(me)) violations.add(me + " leaving, the witness names '" + now + "'");
-            Files.deleteIfExists(path);
-        }
-
-        static String owner(Path path) throws IOException {
-            try {
-                return Files.readSymbolicLink(path).toString();
-            } catch (NoSuchFileException e) {
-                return "";
-            }
-        }
-
-        static boolean running(String owner) {
-            String[] f = owner.split(":");
-            long pid = Long.parseLong(f[0]);
-            return ProcessHandle.of(pid).isPresent() && Long.toString(startMillis(pid)).equals(f[1]);
-        }
-
-        static long startMillis(long pid) {
-            return FmProc.startOf(pid).map(java.time.Instant::toEpochMilli).orElse(-1L);
-        }
-    }
-
-    static long ownerPid(Path witness) {
-        try {
-            return Long.parseLong(Witness.owner(witness).split(":")[0]);
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
     }
 
     /** kill -SIG pid: Java has no SIGSTOP/SIGCONT/SIGINT of its own. */

@@ -91,11 +91,11 @@ class QueueSafetyTest {
                     state.resolve(".wake-queue.lock").toString()), Map.of(), null, LIMIT);
             assertEquals("held pid=" + d.process.pid() + "\n", contender.stdout(),
                     "a second holder while the drain's " + step + " is unfinished: " + contender.stderr());
-            TestKit.Result oneTry = kit.run(TestKit.command("tests/queue-append.java", state.toString(), "sneak", "1"),
+            TestKit.Result oneTry = kit.run(TestKit.command("tests/helpers/queue-append.java", state.toString(), "sneak", "1"),
                     Map.of("FM_QUEUE_LOCK_WAIT", "0"), null, LIMIT);
             assertEquals(1, oneTry.exit(), "an appender got in while the drain's " + step + " was unfinished");
             assertTrue(oneTry.stderr().contains("pid " + d.process.pid()), oneTry.stderr());
-            Process appender = kit.start(TestKit.command("tests/queue-append.java", state.toString(), "late", "1"),
+            Process appender = kit.start(TestKit.command("tests/helpers/queue-append.java", state.toString(), "late", "1"),
                     Map.of(), null);
 
             d.go(); // the step ends; the lock is released after it, never before
@@ -338,7 +338,7 @@ class QueueSafetyTest {
         String gone = WakeQueue.DRAINING_PREFIX + "2000000000";
         Files.writeString(state.resolve(gone + ".1f"), "1\t1\tsignal\tleft\tL\n");
 
-        List<String> append = traced("append", TestKit.command("tests/queue-append.java", state.toString(), "a", "2"));
+        List<String> append = traced("append", TestKit.command("tests/helpers/queue-append.java", state.toString(), "a", "2"));
         assertForcedBeforeRelease(append, "the append");
         String tmp = ".wake-queue.seq.tmp.";
         Integer tmpFd = null;
@@ -420,7 +420,7 @@ class QueueSafetyTest {
     /** Appends {@code n} records with keys {@code tag-0...} through a real appender; returns them as queued. */
     private List<String> appendRecords(String tag, int n) throws IOException {
         List<String> before = Files.exists(queue()) ? Files.readAllLines(queue()) : List.of();
-        TestKit.Result r = kit.run(TestKit.command("tests/queue-append.java", state.toString(), tag,
+        TestKit.Result r = kit.run(TestKit.command("tests/helpers/queue-append.java", state.toString(), tag,
                 Integer.toString(n), Integer.toString(n)), Map.of(), null, LIMIT);
         assertEquals(0, r.exit(), r.stderr());
         List<String> after = Files.readAllLines(queue());

@@ -307,7 +307,7 @@ class WatcherTest {
         Path fake = kit.tempDir("fm-fake-tmux");
         Files.writeString(fake.resolve("idle"), "$ waiting for input\n");
         Files.writeString(fake.resolve("steps"), "frame idle\n");
-        rig.env.put("PATH", TestKit.root().resolve("tests/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
+        rig.env.put("PATH", TestKit.root().resolve("tests/helpers/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
         rig.env.put("FAKE_TMUX_DIR", fake.toString());
         rig.write("t.meta", "window=fleet:w\n");
         rig.write(".heartbeat-streak", "4\n");
