@@ -18,7 +18,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -60,6 +60,7 @@ class AdoptTest {
                 + " before anything else.";
     }
 
+    @AutoClose
     private final TestKit kit = new TestKit();
     /** The throwaway home: {@code bin/} beside {@code state/}, knobs for a quick watcher. */
     private TestKit.Home fixture;
@@ -81,7 +82,7 @@ class AdoptTest {
         fixture = new TestKit.Home(kit, kit.tempDir("fm adopt's home "));
         // The home's tools call its scripts by path with no FM_HOME: the shims must supply it.
         fixture.env.remove("FM_HOME");
-        fixture.set("FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0", "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
+        fixture.env.putAll(TestKit.QUIET);
         home = fixture.home;
         state = fixture.state;
         bin = Files.createDirectories(home.resolve("bin"));
@@ -94,11 +95,6 @@ class AdoptTest {
         Files.writeString(bin.resolve("fm-other-tool.sh"), "#!/usr/bin/env bash\n\"$(dirname \"$0\")/fm-guard.sh\"\n");
         Files.setPosixFilePermissions(bin.resolve("fm-other-tool.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.writeString(home.resolve("AGENTS.md"), "run bin/fm-watch-arm.sh\n");
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     // ------------------------------------------------------------------ the throwaway home

@@ -7,8 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,28 +16,13 @@ import org.junit.jupiter.api.Test;
  * arm holds the lock, cannot confirm, and must still run the cycle's first poll.
  */
 class ArmFirstPollTest {
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-arm-first").set(
-                "FM_GUARD_GRACE", "0",
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_ARM_CONFIRM_TIMEOUT", "2");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose
+    private final TestKit kit = new TestKit();
+    /** No beacon is ever fresh enough to confirm (see above). */
+    private final TestKit.Home fixture = kit.home("fm-arm-first", TestKit.QUIET, "FM_GUARD_GRACE", "0",
+            "FM_ARM_CONFIRM_TIMEOUT", "2");
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
 
     @Test
     void aWakeInTheFirstPollWinsOverConfirmation() throws Exception {

@@ -9,7 +9,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,10 +18,8 @@ import org.junit.jupiter.api.Test;
  * the linger; .meta files with odd or missing windows (with tests/helpers/fake-tmux/tmux).
  */
 class BadInputChecksTest {
+    @AutoClose
     private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     // ------------------------------------------------------------------ check scripts
 

@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,21 +23,11 @@ import org.junit.jupiter.api.Test;
 class CheckStopTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
-    private TestKit kit;
-    private TestKit.Home fixture;
-    private Path pids;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-checkstop").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "0",
-                "FM_CHECK_TIMEOUT", "600");
-        pids = fixture.home.resolve("check-pids");
-    }
+    private final TestKit kit = new TestKit();
+    /** A check sweep every cycle, and one that is never cut short by its own timeout. */
+    private final TestKit.Home fixture = kit.home("fm-checkstop", TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5",
+            "FM_CHECK_INTERVAL", "0", "FM_CHECK_TIMEOUT", "600");
+    private final Path pids = fixture.home.resolve("check-pids");
 
     @AfterEach
     void tearDown() throws IOException {

@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,10 +32,8 @@ class CheckTrustTest {
     /** Sweeps each refused state must survive without the line coming back. */
     static final int SWEEPS = 5;
 
+    @AutoClose
     private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     // ------------------------------------------------------------------ scripts
 

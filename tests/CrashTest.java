@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -45,7 +45,8 @@ class CrashTest {
     private static final int MAX_LIVE_WATCHERS = 6;
     private static final int MAX_LIVE_DRAINS = 2;
 
-    private TestKit kit;
+    @AutoClose
+    private final TestKit kit = new TestKit();
     /** The temp home with this class's knobs (set in setUp). */
     private TestKit.Home fixture;
     private Path home;
@@ -68,7 +69,6 @@ class CrashTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        kit = new TestKit();
         fixture = new TestKit.Home(kit, "fm-crash").set(
                 "FM_POLL", Double.toString(POLL),
                 "FM_CHECK_INTERVAL", "1",
@@ -82,11 +82,6 @@ class CrashTest {
         long seed = seedText != null ? Long.parseLong(seedText) : System.nanoTime();
         System.out.println("CrashTest seed " + seed);
         random = new Random(seed);
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     @Test

@@ -15,13 +15,14 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** fm-wake-drain.java as a real process: output, races, kills, failed writes, the guard after it. */
 class DrainTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
+    @AutoClose
     private final TestKit kit = new TestKit();
     /** The temp home; the drain runs under the C locale here. */
     private TestKit.Home fixture;
@@ -33,11 +34,6 @@ class DrainTest {
         fixture = new TestKit.Home(kit, "fm-drain").set("LC_ALL", "C");
         home = fixture.home;
         state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     @Test

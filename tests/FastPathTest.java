@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -37,6 +37,7 @@ class FastPathTest {
     private static Path jbangCache;
     /** A probe checkout built once; each test copies it (mtimes kept) and so starts with the helper's jar. */
     private static Path template;
+    @AutoClose
     private final TestKit kit = new TestKit();
 
     @BeforeAll
@@ -53,11 +54,6 @@ class FastPathTest {
     @AfterAll
     static void dropTemplate() {
         SHARED.close();
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     @Test

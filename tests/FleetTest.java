@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -19,18 +19,15 @@ import org.junit.jupiter.api.Test;
 class FleetTest {
     private static final Duration LIMIT = Duration.ofSeconds(120);
 
-    private TestKit kit;
+    @AutoClose
+    private final TestKit kit = new TestKit();
     private TestKit.Home self;
 
     @BeforeEach
     void setUp() throws Exception {
-        kit = new TestKit();
         self = new TestKit.Home(kit, "fm-fleet-self").set("FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0",
                 "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
     }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     private static String entry(String id, String summary, Path home) {
         return "- " + id + " - " + summary + " (home: " + home + "; scope: the " + id + " repos; projects: p1, p2; added 2025-03-01)";

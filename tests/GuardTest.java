@@ -9,7 +9,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -36,6 +36,7 @@ class GuardTest {
         return "WARNING: queued wakes pending - drain them with " + advice("fm-wake-drain.java") + " before anything else.";
     }
 
+    @AutoClose
     private final TestKit kit = new TestKit();
     /** The temp home; the guard runs under the C locale, since the banner must stay UTF-8 whatever the locale. */
     private TestKit.Home fixture;
@@ -47,11 +48,6 @@ class GuardTest {
         fixture = new TestKit.Home(kit, "fm-guard").set("LC_ALL", "C");
         home = fixture.home;
         state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     @Test

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,12 +19,8 @@ import org.junit.jupiter.api.Test;
 class LockReleaseTest {
     private static final long ME = ProcessHandle.current().pid();
     private static final Duration LIMIT = Duration.ofSeconds(60);
+    @AutoClose
     private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
-    }
 
     /**
      * The holder is frozen in its release between deciding the link is still its own and

@@ -7,7 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -21,7 +21,8 @@ class PanesStandInTest {
     private static final Path STAND_IN = TestKit.root().resolve("tests/helpers/fake-tmux-first");
     private static final String BLIND = " (pane unreadable - ";
 
-    private TestKit kit;
+    @AutoClose
+    private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path home;
     private Path state;
@@ -29,7 +30,6 @@ class PanesStandInTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        kit = new TestKit();
         fake = kit.tempDir("fm-standin-tmux");
         // The stand-in first on PATH, answering from the frames in FAKE_TMUX_DIR.
         fixture = new TestKit.Home(kit, "fm-standin").set("FAKE_TMUX_DIR", fake.toString(), "PATH", STAND_IN + ":/usr/local/bin:/usr/bin:/bin");
@@ -42,9 +42,6 @@ class PanesStandInTest {
         Files.writeString(fake.resolve("pane-fleet_b"), "agent b waiting\n");
         Files.writeString(fake.resolve("pane-fleet_c"), "agent c\n  esc to interrupt\n"); // busy: never stale
     }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     @Test
     void everyWindowIsJudgedAndNoneCountedBlind() throws Exception {

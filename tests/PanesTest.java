@@ -9,8 +9,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,13 +24,8 @@ class PanesTest {
     private static final String SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
     private static final String NONE = "none";
 
-    private TestKit kit;
-
-    @BeforeEach
-    void setUp() { kit = new TestKit(); }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose
+    private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ real tmux
 

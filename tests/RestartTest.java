@@ -8,8 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,30 +19,12 @@ import org.junit.jupiter.api.Test;
  */
 class RestartTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-    private Path lock;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-restart").set(
-                "FM_POLL", "0.2",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_ARM_CONFIRM_TIMEOUT", "3");
-        home = fixture.home;
-        state = fixture.state;
-        lock = state.resolve(".watch.lock");
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    @AutoClose
+    private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-restart", TestKit.QUIET, "FM_ARM_CONFIRM_TIMEOUT", "3");
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
+    private final Path lock = state.resolve(".watch.lock");
 
     /** This home's and this checkout's names, as a watcher writes them right after its lock. */
     private void nameThisHome() throws IOException {

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -22,26 +22,14 @@ import org.junit.jupiter.api.Test;
 class WaitNoticeTest {
     static final Duration LIMIT = Duration.ofSeconds(90);
 
-    private TestKit kit;
-    private TestKit.Home fixture;
+    @AutoClose
+    private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-notice", LivenessTest.KNOBS);
 
     @BeforeEach
     void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-notice").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_GUARD_GRACE", "2",
-                "FM_WATCHER_STALE_GRACE", "2",
-                "FM_BEACON_MAX_AGE", "1",
-                "FM_ARM_CONFIRM_TIMEOUT", "15");
         fixture.write("t.meta", "window=fleet:t\n");
     }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     /** {@code cmd} as one shell word each, for `script -c`. */
     static String shell(List<String> cmd) {

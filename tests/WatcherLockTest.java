@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,14 +26,12 @@ import org.junit.jupiter.params.provider.CsvSource;
 class WatcherLockTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
+    @AutoClose
     private final TestKit kit = new TestKit();
     private TestKit.Home rig;
 
     @BeforeEach
     void setUp() throws IOException { rig = WatcherTest.rig(kit); }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     @Test
     void theLockNamesThisWatcherAndIsReleasedAfterTheWake() throws Exception {

@@ -10,7 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -23,14 +23,12 @@ import org.junit.jupiter.api.Test;
 class WatcherTest {
     private static final Duration RUN_LIMIT = Duration.ofSeconds(60);
 
+    @AutoClose
     private final TestKit kit = new TestKit();
     private TestKit.Home rig;
 
     @BeforeEach
     void setUp() throws IOException { rig = rig(kit); }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     // ------------------------------------------------------------------ signals
 
