@@ -60,8 +60,7 @@ class AdoptTest {
                 + " before anything else.";
     }
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The throwaway home: {@code bin/} beside {@code state/}, knobs for a quick watcher. */
     private TestKit.Home fixture;
     private Path home;

@@ -21,8 +21,7 @@ class AdviceTest {
     private static final Duration LIMIT = Duration.ofSeconds(120);
     private static final String MARK = "\u25CF";
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path state;
 

@@ -16,18 +16,16 @@ import org.junit.jupiter.api.Test;
  * arm holds the lock, cannot confirm, and must still run the cycle's first poll.
  */
 class ArmFirstPollTest {
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** No beacon is ever fresh enough to confirm (see above). */
     private final TestKit.Home fixture = kit.home("fm-arm-first", TestKit.QUIET, "FM_GUARD_GRACE", "0",
             "FM_ARM_CONFIRM_TIMEOUT", "2");
-    private final Path home = fixture.home;
     private final Path state = fixture.state;
 
     @Test
     void aWakeInTheFirstPollWinsOverConfirmation() throws Exception {
         Path check = Files.writeString(state.resolve("merge.check.sh"), "echo merged\n");
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), fixture.home, Duration.ofSeconds(120));
         assertEquals(new TestKit.Result(0, "check: " + check + ": merged\n", ""), r);
         assertEquals(List.of("check\t" + check + "\tcheck: " + check + ": merged"), queue());
         assertFalse(Files.exists(state.resolve(".watch.lock"), LinkOption.NOFOLLOW_LINKS), "the lock is released");
@@ -37,13 +35,13 @@ class ArmFirstPollTest {
     @Test
     void aSignalWaitingAtStartIsReportedToo() throws Exception {
         Path status = Files.writeString(state.resolve("t1.status"), "done: x\n");
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), fixture.home, Duration.ofSeconds(120));
         assertEquals(new TestKit.Result(0, "signal: " + status + "\n", ""), r);
     }
 
     @Test
     void anEmptyFirstPollIsStillFailed() throws Exception {
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), fixture.home, Duration.ofSeconds(120));
         assertEquals(1, r.exit(), r.stderr());
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout());
         List<String> err = r.stderr().lines().toList();

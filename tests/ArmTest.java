@@ -18,9 +18,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** The arm (docs/arm-guard.md), run as users run it: the real script in its own JVM. */
 class ArmTest {
-    @AutoClose
-    private final TestKit kit = new TestKit();
-    /** A short linger, so that an arm sees a signal's wake within its confirmation time. */
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-arm", TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5",
             "FM_ARM_CONFIRM_TIMEOUT", "10");
     private final Path home = fixture.home;

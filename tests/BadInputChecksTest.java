@@ -18,8 +18,7 @@ import org.junit.jupiter.api.Test;
  * the linger; .meta files with odd or missing windows (with tests/helpers/fake-tmux/tmux).
  */
 class BadInputChecksTest {
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ check scripts
 

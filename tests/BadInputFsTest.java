@@ -22,8 +22,7 @@ import org.junit.jupiter.api.Test;
 class BadInputFsTest {
     private static final String NON_ASCII = "\u00e9t\u00e9 \u2603";
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ not writable
 

@@ -61,8 +61,7 @@ class BadInputKnobsTest {
                 new Knob("FM_QUEUE_LOCK_WAIT", seconds, "120", true, Reader.WATCHER, VALUES));
     }
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** Each knob through the command that reads it: one line for a bad value, the default used. */
     @ParameterizedTest(name = "{0}")

@@ -19,8 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * parser cases live in WakeQueueTest; the plain dedup in DrainTest). Never a lost record.
  */
 class BadInputQueueTest {
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     /**
      * A queue holding every kind of garbage a crash or a careless tool can leave, and a torn

@@ -28,8 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BadInputTest {
     static final Duration LIMIT = Duration.ofSeconds(60);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ garbage pid files
 

@@ -19,8 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class BashIdentityTest {
     private static final Duration LIMIT = Duration.ofSeconds(30);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** What the bash tools record: {@code ps -p <pid> -o lstart= -o command=}, leading blanks removed. */
     private String psLine(long pid, Map<String, String> env) throws IOException {

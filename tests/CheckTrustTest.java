@@ -32,8 +32,7 @@ class CheckTrustTest {
     /** Sweeps each refused state must survive without the line coming back. */
     static final int SWEEPS = 5;
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ scripts
 

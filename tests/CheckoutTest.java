@@ -22,8 +22,7 @@ import org.junit.jupiter.api.Test;
 class CheckoutTest {
     private static final Duration LIMIT = Duration.ofSeconds(180);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path root;
     private String armAdvice;

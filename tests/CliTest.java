@@ -28,8 +28,7 @@ class CliTest {
             "fm-adopt.java", "fm-adopt",
             "FmLock.java", "FmLock");
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     private TestKit.Result run(String script, Map<String, String> env, String... args) throws IOException {
         return kit.run(TestKit.command(script, args), env, kit.tempDir("fm-cli-cwd"), LIMIT);

@@ -45,8 +45,7 @@ class CrashTest {
     private static final int MAX_LIVE_WATCHERS = 6;
     private static final int MAX_LIVE_DRAINS = 2;
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The temp home with this class's knobs (set in setUp). */
     private TestKit.Home fixture;
     private Path home;

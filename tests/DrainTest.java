@@ -22,19 +22,10 @@ import org.junit.jupiter.api.Test;
 /** fm-wake-drain.java as a real process: output, races, kills, failed writes, the guard after it. */
 class DrainTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The temp home; the drain runs under the C locale here. */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        fixture = new TestKit.Home(kit, "fm-drain").set("LC_ALL", "C");
-        home = fixture.home;
-        state = fixture.state;
-    }
+    private final TestKit.Home fixture = kit.home("fm-drain", Map.of("LC_ALL", "C"));
+    private final Path state = fixture.state;
 
     @Test
     void printsTheQueueDeduplicatedThenLeavesItEmpty() throws IOException {
@@ -76,7 +67,7 @@ class DrainTest {
         Process first = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
         assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
                 "the first drain never moved the queue aside");
-        WakeQueue q = new WakeQueue(FmHome.of(home, state, home.resolve("fm-watch.java")), new Knobs(Map.of()));
+        WakeQueue q = new WakeQueue(FmHome.of(fixture.home, state, fixture.home.resolve("fm-watch.java")), new Knobs(Map.of()));
         q.append(List.of(new WakeQueue.Entry("stale", "second", "stale: second")));
 
         TestKit.Result second = drain();

@@ -37,8 +37,7 @@ class FastPathTest {
     private static Path jbangCache;
     /** A probe checkout built once; each test copies it (mtimes kept) and so starts with the helper's jar. */
     private static Path template;
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @BeforeAll
     static void buildTemplate() throws IOException {

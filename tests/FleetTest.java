@@ -19,8 +19,7 @@ import org.junit.jupiter.api.Test;
 class FleetTest {
     private static final Duration LIMIT = Duration.ofSeconds(120);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home self;
 
     @BeforeEach

@@ -30,8 +30,7 @@ import org.junit.jupiter.api.Test;
 class FmLockTest {
     private static final long ME = ProcessHandle.current().pid();
     private static final Duration ZERO = Duration.ZERO; // FM_LOCK_STALE_AFTER=0, the harshest setting
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ threads
 

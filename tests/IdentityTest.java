@@ -17,8 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class IdentityTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** A live process whose /proc facts are readable. */
     private Process live() throws Exception {

@@ -26,10 +26,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class LedgerTest {
     private static final Duration LIMIT = Duration.ofSeconds(90);
-    private static final long H = 3_600_000L;
+    private static final long H = TimeUnit.HOURS.toMillis(1);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-ledger", TestKit.QUIET);
     private final Path home = fixture.home;
     private final Path state = fixture.state;

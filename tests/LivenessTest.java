@@ -19,8 +19,7 @@ class LivenessTest {
     /** Short graces, so that a dead or wedged watcher is seen as one within seconds (WaitNoticeTest's too). */
     static final Map<String, String> KNOBS = TestKit.knobs(TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5", "FM_GUARD_GRACE", "2",
             "FM_WATCHER_STALE_GRACE", "2", "FM_BEACON_MAX_AGE", "1", "FM_ARM_CONFIRM_TIMEOUT", "15");
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-live", KNOBS);
     private final Path home = fixture.home;
     private final Path state = fixture.state;

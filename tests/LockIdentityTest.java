@@ -22,8 +22,7 @@ import org.junit.jupiter.api.Test;
 class LockIdentityTest {
     private static final Map<String, String> STALE_ZERO = Map.of("FM_LOCK_STALE_AFTER", "0");
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     private TestKit.Lines javaHolder(Path lock) throws Exception {
         TestKit.Lines h = new TestKit.Lines(kit.start(

@@ -19,8 +19,7 @@ import org.junit.jupiter.api.Test;
 class LockReleaseTest {
     private static final long ME = ProcessHandle.current().pid();
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     /**
      * The holder is frozen in its release between deciding the link is still its own and

@@ -21,8 +21,7 @@ class PanesStandInTest {
     private static final Path STAND_IN = TestKit.root().resolve("tests/helpers/fake-tmux-first");
     private static final String BLIND = " (pane unreadable - ";
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path home;
     private Path state;

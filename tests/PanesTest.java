@@ -24,8 +24,7 @@ class PanesTest {
     private static final String SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
     private static final String NONE = "none";
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ real tmux
 

@@ -22,8 +22,7 @@ import org.junit.jupiter.api.Test;
  */
 class PidNamespaceTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @BeforeEach
     void needsNamespaces() throws Exception {

@@ -19,16 +19,13 @@ import org.junit.jupiter.api.Test;
  */
 class RestartTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-restart", TestKit.QUIET, "FM_ARM_CONFIRM_TIMEOUT", "3");
-    private final Path home = fixture.home;
-    private final Path state = fixture.state;
-    private final Path lock = state.resolve(".watch.lock");
+    private final Path lock = fixture.state.resolve(".watch.lock");
 
     /** This home's and this checkout's names, as a watcher writes them right after its lock. */
     private void nameThisHome() throws IOException {
-        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("fm-home"), fixture.home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
     }
 
@@ -40,7 +37,7 @@ class RestartTest {
         Path owner = Files.readSymbolicLink(lock);
         nameThisHome();
         Files.deleteIfExists(lock.resolve("pid-identity")); // as if it had not written it yet
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), fixture.home, LIMIT);
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
         assertNotEquals(0, r.exit());
         List<String> err = r.stderr().lines().toList();
@@ -69,7 +66,7 @@ class RestartTest {
             FmLock.Attempt a = FmLock.tryAcquire(lock, Duration.ZERO);
             a.held().ifPresent(FmLock.Held::close);
             assertFalse(a.acquired(), "a holder frozen after linking was robbed");
-            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home, LIMIT);
+            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), fixture.home, LIMIT);
             assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
             assertEquals(owner, Files.readSymbolicLink(lock));
             d.go();

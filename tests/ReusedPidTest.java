@@ -21,8 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ReusedPidTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-reused", TestKit.QUIET, "FM_ARM_CONFIRM_TIMEOUT", "3");
     private final Path home = fixture.home;
     private final Path lock = fixture.state.resolve(".watch.lock");

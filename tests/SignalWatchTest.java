@@ -14,8 +14,7 @@ class SignalWatchTest {
     private static final Duration SOON = Duration.ofSeconds(10);
     private static final Duration QUIET = Duration.ofMillis(1500);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @Test
     void aWriteToALinkTargetElsewhereWakesButItsNeighboursDoNot() throws Exception {

@@ -22,8 +22,7 @@ class StatusHistoryTest {
     /** A zone with a half-hour offset and no daylight saving: local time cannot pass for UTC by chance. */
     private static final String ZONE = "Asia/Kolkata";
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-history", TestKit.QUIET, "TZ", ZONE);
     private final Path state = fixture.state;
 

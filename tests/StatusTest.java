@@ -30,8 +30,7 @@ class StatusTest {
     private static final Duration LIMIT = Duration.ofSeconds(90);
     private static final long H = 3_600_000L;
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The temp home of each test, for a watcher only the test wakes. */
     private final TestKit.Home fixture = kit.home("fm-status", TestKit.QUIET);
     private final Path home = fixture.home;

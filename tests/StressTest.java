@@ -20,8 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class StressTest {
     private static final Duration LINE_LIMIT = Duration.ofSeconds(180);
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @Test
     void fortyArmsAtOnceThreeRoundsInARowEachLeaveExactlyOneWatcher() throws Exception {

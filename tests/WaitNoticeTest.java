@@ -22,8 +22,7 @@ import org.junit.jupiter.api.Test;
 class WaitNoticeTest {
     static final Duration LIMIT = Duration.ofSeconds(90);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private final TestKit.Home fixture = kit.home("fm-notice", LivenessTest.KNOBS);
 
     @BeforeEach

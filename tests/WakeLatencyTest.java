@@ -24,8 +24,7 @@ class WakeLatencyTest {
     /** How far into the 15 s wait each trial writes: early, middle, late. */
     private static final long[] OFFSETS_MS = {1500, 3000, 6000};
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @Test
     void aStatusWriteWakesWithinTheGracePlusTwoSecondsAtTheDefaultPoll() throws Exception {

@@ -24,8 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /** The queue in-process: the record format, deduplication, and the drain's failure paths. */
 class WakeQueueTest {
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private FmHome home;
     private WakeQueue queue;
 

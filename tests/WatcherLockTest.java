@@ -26,8 +26,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class WatcherLockTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home rig;
 
     @BeforeEach

@@ -23,8 +23,7 @@ import org.junit.jupiter.api.Test;
 class WatcherTest {
     private static final Duration RUN_LIMIT = Duration.ofSeconds(60);
 
-    @AutoClose
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home rig;
 
     @BeforeEach
