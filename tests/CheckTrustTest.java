@@ -279,13 +279,8 @@ class CheckTrustTest {
         private int ends;
 
         Rig(TestKit kit) throws IOException {
-            fixture = new TestKit.Home(kit, "fm-trust").set(
-                    "FM_POLL", "0.1",
-                    "FM_CHECK_INTERVAL", "0",
-                    "FM_SIGNAL_GRACE", "0.2",
-                    "FM_HEARTBEAT", "3600",
-                    "FM_HEARTBEAT_MAX", "7200",
-                    "PATH", "/usr/local/bin:/usr/bin:/bin");
+            fixture = kit.home("fm-trust", Map.of("FM_POLL", "0.1", "FM_CHECK_INTERVAL", "0", "FM_SIGNAL_GRACE", "0.2",
+                    "FM_HEARTBEAT", "3600", "FM_HEARTBEAT_MAX", "7200", "PATH", "/usr/local/bin:/usr/bin:/bin"));
             home = fixture.home;
             state = fixture.state;
             env = fixture.env;

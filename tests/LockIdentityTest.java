@@ -111,12 +111,7 @@ class LockIdentityTest {
         assumeTrue("root".equals(Files.getOwner(Path.of("/proc/self")).getName()), "needs root to mount /proc and run as nobody");
         Path dir = kit.tempDir("fm-hidden");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-        List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
-        int cp = cmd.indexOf("-classpath") + 1;
-        Path jar = dir.resolve("FmLock.jar");
-        Files.copy(Path.of(cmd.get(cp)), jar);
-        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
-        cmd.set(cp, jar.toString());
+        List<String> cmd = LockRaceTest.fmLockCopiedTo(dir);
         cmd.addAll(0, List.of("unshare", "-m", "sh", "-c",
                 "mount -t proc -o hidepid=2 proc /proc && exec runuser -u nobody -- \"$@\"", "sh"));
         Process holder = kit.sleeper();

@@ -276,6 +276,17 @@ class LockRaceTest {
         assertEquals(List.of(), violations);
     }
 
+    /** FmLock.java's command with its jar copied into {@code dir}, for a user who cannot read this checkout. */
+    static List<String> fmLockCopiedTo(Path dir) throws IOException {
+        List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
+        int cp = cmd.indexOf("-classpath") + 1;
+        Path jar = dir.resolve("FmLock.jar");
+        Files.copy(Path.of(cmd.get(cp)), jar);
+        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
+        cmd.set(cp, jar.toString());
+        return cmd;
+    }
+
     /** kill -SIG pid: Java has no SIGSTOP/SIGCONT/SIGINT of its own. */
     static void signal(String sig, long pid) throws Exception {
         Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).redirectErrorStream(true).start();
@@ -299,12 +310,7 @@ class LockRaceTest {
         Path dir = kit.tempDir("fm-users");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
         // The jar lives under /root, which nobody cannot read: give it a copy.
-        List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
-        int cp = cmd.indexOf("-classpath") + 1;
-        Path jar = dir.resolve("FmLock.jar");
-        Files.copy(Path.of(cmd.get(cp)), jar);
-        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
-        cmd.set(cp, jar.toString());
+        List<String> cmd = fmLockCopiedTo(dir);
         cmd.addAll(0, List.of("runuser", "-u", "nobody", "--"));
         Process holder = kit.sleeper();
         for (boolean withIdentity : List.of(false, true)) {

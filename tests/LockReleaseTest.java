@@ -17,7 +17,6 @@ import org.junit.jupiter.api.Test;
  * command lines, frozen by a debugger at a chosen step (Debuggee).
  */
 class LockReleaseTest {
-    private static final long ME = ProcessHandle.current().pid();
     private static final Duration LIMIT = Duration.ofSeconds(60);
     @AutoClose private final TestKit kit = new TestKit();
 
@@ -44,7 +43,7 @@ class LockReleaseTest {
             if (mutex.acquired()) {
                 try (FmLock.Held m = mutex.held().get()) {
                     Files.delete(lock);
-                    thiefOwner = FmLockTest.linkLock(lock, "thief", ME + "\n");
+                    thiefOwner = FmLockTest.linkLock(lock, "thief", ProcessHandle.current().pid() + "\n");
                 }
             } else {
                 assertEquals(d.pid(), mutex.holder().orElse(-1), "the releasing holder owns the steal mutex");
