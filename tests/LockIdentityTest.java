@@ -116,18 +116,7 @@ class LockIdentityTest {
                 "mount -t proc -o hidepid=2 proc /proc && exec runuser -u nobody -- \"$@\"", "sh"));
         Process holder = kit.sleeper();
         assertTrue(TestKit.waitFor(LIMIT, () -> FmProc.identity(holder.pid()).isPresent()));
-        for (boolean withIdentity : List.of(false, true)) {
-            Path lock = dir.resolve(withIdentity ? "with-identity" : "plain");
-            FmLockTest.dirLock(lock, holder.pid() + "\n");
-            if (withIdentity) Files.writeString(lock.resolve("pid-identity"), FmProc.identity(holder.pid()).orElseThrow() + "\n");
-            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rwxrwxrwx"));
-            List<String> attempt = new ArrayList<>(cmd);
-            attempt.addAll(List.of("try-acquire", lock.toString()));
-            TestKit.Result r = kit.run(attempt, STALE_ZERO, null, LIMIT);
-            assertEquals("held pid=" + holder.pid() + "\n", r.stdout(), lock + ": " + r.stderr());
-            assertEquals(1, r.exit(), r.stderr());
-            assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
-        }
+        LockRaceTest.assertHolderKeepsItsLock(kit, dir, cmd, holder);
         // The same contender does reclaim a dead holder's lock there (the test can fail both ways).
         Path dead = FmLockTest.dirLock(dir.resolve("dead"), FmLockTest.deadPid() + "\n");
         Files.setPosixFilePermissions(dead, PosixFilePermissions.fromString("rwxrwxrwx"));

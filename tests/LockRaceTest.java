@@ -276,6 +276,25 @@ class LockRaceTest {
         assertEquals(List.of(), violations);
     }
 
+    /**
+     * {@code cmd} (FmLock.java's command, run as another user) tries a live {@code holder}'s lock
+     * in {@code dir}, without and with the holder's identity record: the holder keeps it each time.
+     */
+    static void assertHolderKeepsItsLock(TestKit kit, Path dir, List<String> cmd, Process holder) throws Exception {
+        for (boolean withIdentity : List.of(false, true)) {
+            Path lock = dir.resolve(withIdentity ? "with-identity" : "plain");
+            FmLockTest.dirLock(lock, holder.pid() + "\n");
+            if (withIdentity) Files.writeString(lock.resolve("pid-identity"), FmProc.identity(holder.pid()).orElseThrow() + "\n");
+            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rwxrwxrwx"));
+            List<String> attempt = new ArrayList<>(cmd);
+            attempt.addAll(List.of("try-acquire", lock.toString()));
+            TestKit.Result r = kit.run(attempt, STALE_ZERO, null, Duration.ofSeconds(60));
+            assertEquals("held pid=" + holder.pid() + "\n", r.stdout(), lock + ": " + r.stderr());
+            assertEquals(1, r.exit(), r.stderr());
+            assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
+        }
+    }
+
     /** FmLock.java's command with its jar copied into {@code dir}, for a user who cannot read this checkout. */
     static List<String> fmLockCopiedTo(Path dir) throws IOException {
         List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
@@ -313,18 +332,7 @@ class LockRaceTest {
         List<String> cmd = fmLockCopiedTo(dir);
         cmd.addAll(0, List.of("runuser", "-u", "nobody", "--"));
         Process holder = kit.sleeper();
-        for (boolean withIdentity : List.of(false, true)) {
-            Path lock = dir.resolve(withIdentity ? "with-identity" : "plain");
-            FmLockTest.dirLock(lock, holder.pid() + "\n");
-            if (withIdentity) Files.writeString(lock.resolve("pid-identity"), FmProc.identity(holder.pid()).orElseThrow() + "\n");
-            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rwxrwxrwx"));
-            List<String> attempt = new ArrayList<>(cmd);
-            attempt.addAll(List.of("try-acquire", lock.toString()));
-            TestKit.Result r = kit.run(attempt, STALE_ZERO, null, Duration.ofSeconds(60));
-            assertEquals("held pid=" + holder.pid() + "\n", r.stdout(), lock + ": " + r.stderr());
-            assertEquals(1, r.exit(), r.stderr());
-            assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
-        }
+        assertHolderKeepsItsLock(kit, dir, cmd, holder);
     }
 
     // ------------------------------------------------------------------ the command line
