@@ -14,6 +14,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
@@ -59,14 +61,9 @@ class DrainTest {
 
     @Test
     void aSecondDrainWhileTheFirstStillPrintsGetsOnlyNewerRecords() throws Exception {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 5000; i++) sb.append("1\t").append(i + 1).append("\tsignal\tfirst-").append(i)
-                .append("\tsignal: first ").append(i).append('\n');
-        Files.writeString(queue(), sb);
         // Its stdout is not read yet, so the first drain holds its records, mid-print, for as long as we like.
-        Process first = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
-        assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
-                "the first drain never moved the queue aside");
+        List<String> records = records(5000, i -> "1\t" + (i + 1) + "\tsignal\tfirst-" + i + "\tsignal: first " + i);
+        Process first = stuckDrain(records);
         WakeQueue q = new WakeQueue(FmHome.of(fixture.home, state, fixture.home.resolve("fm-watch.java")), new Knobs(Map.of()));
         q.append(List.of(new WakeQueue.Entry("stale", "second", "stale: second")));
 
@@ -77,7 +74,7 @@ class DrainTest {
 
         TestKit.Result firstDone = TestKit.finish(first, LIMIT);
         assertEquals(0, firstDone.exit(), firstDone.stderr());
-        assertEquals(List.of(sb.toString().split("\n")), firstDone.lines());
+        assertEquals(records, firstDone.lines());
         assertEquals(List.of(), privateFiles());
     }
 
@@ -163,14 +160,8 @@ class DrainTest {
 
     @Test
     void aDrainKilledAfterTheMoveLosesNothing() throws Exception {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 20_000; i++) sb.append("1\t").append(i + 1).append("\tstale\tfleet:w").append(i)
-                .append("\tstale: fleet:w").append(i).append('\n');
-        Files.writeString(queue(), sb);
-        // Nobody reads its stdout: the drain takes the queue, then blocks on a full pipe.
-        Process stuck = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
-        assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
-                "the drain never moved the queue aside");
+        List<String> records = records(20_000, i -> "1\t" + (i + 1) + "\tstale\tfleet:w" + i + "\tstale: fleet:w" + i);
+        Process stuck = stuckDrain(records);
         Path left = privateFiles().get(0);
         stuck.destroyForcibly();
         assertTrue(stuck.waitFor(30, TimeUnit.SECONDS));
@@ -179,7 +170,7 @@ class DrainTest {
 
         TestKit.Result next = drain();
         assertEquals(0, next.exit(), next.stderr());
-        List<String> want = new ArrayList<>(List.of(sb.toString().split("\n")));
+        List<String> want = new ArrayList<>(records);
         want.add("2\t20001\tcheck\tlate.check.sh\tcheck: late.check.sh: later");
         assertEquals(want, next.lines());
         assertEquals(List.of(), privateFiles());
@@ -250,5 +241,22 @@ class DrainTest {
         } catch (IOException e) {
             return -1;
         }
+    }
+
+    private static List<String> records(int n, IntFunction<String> record) {
+        return IntStream.range(0, n).mapToObj(record).toList();
+    }
+
+    /**
+     * Queues {@code records}, then starts a drain whose stdout nobody reads: it moves the queue
+     * aside and blocks on a full pipe, mid-print, for as long as the test likes. Returns once the
+     * queue is aside.
+     */
+    private Process stuckDrain(List<String> records) throws IOException {
+        Files.writeString(queue(), String.join("\n", records) + "\n");
+        Process p = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
+        assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
+                "the drain never moved the queue aside");
+        return p;
     }
 }

@@ -91,8 +91,7 @@ class LockRaceTest {
     void fortyProcessesRacingADeadHoldersDirectoryLockYieldExactlyOneHolder() throws Exception {
         Path dir = kit.tempDir("fm-race");
         Path lock = dir.resolve("l");
-        long dead = FmLockTest.deadPid();
-        FmLockTest.dirLock(lock, dead + "\n");
+        long dead = deadHolder(lock);
         FmLockTest.age(lock.resolve("pid"), Duration.ofHours(1));
         FmLockTest.age(lock, Duration.ofHours(1));
         List<Run> runs = race(TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of());
@@ -293,6 +292,13 @@ class LockRaceTest {
             assertEquals(1, r.exit(), r.stderr());
             assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
         }
+    }
+
+    /** Makes {@code lock} a directory lock whose holder is dead; returns that dead pid. */
+    static long deadHolder(Path lock) throws Exception {
+        long dead = FmLockTest.deadPid();
+        FmLockTest.dirLock(lock, dead + "\n");
+        return dead;
     }
 
     /** FmLock.java's command with its jar copied into {@code dir}, for a user who cannot read this checkout. */
@@ -509,8 +515,7 @@ class LockRaceTest {
     void aPausedStealerKeepsItsMutexAndBacksOffWhenTheLockWasRecreated() throws Exception {
         Path dir = kit.tempDir("fm-paused");
         Path lock = dir.resolve("l");
-        long dead = FmLockTest.deadPid();
-        FmLockTest.dirLock(lock, dead + "\n");
+        long dead = deadHolder(lock);
         try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
             d.stopAt("FmLock$Snapshot", "of", 2); // judged abandoned, holds the mutex, about to look again
             d.go();
