@@ -133,11 +133,7 @@ class CheckTrustTest {
         Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.state, 0777);
-        String line = "watcher: refusing every check in " + rig.state + ": directory " + rig.state + " is writable by"
-                + " group or others without the sticky bit (" + rig.facts(rig.state, 0777) + "); fix: chmod +t "
-                + rig.state + ", or chmod go-w " + rig.state;
-
-        rig.firstCycle(line);
+        rig.firstCycle(rig.everyCheckRefused(rig.state, 0777));
         assertEquals(0, rig.countLines(), "the good check ran although its directory is refused");
         rig.secondCycleRunsAfter(check, () -> rig.mode(rig.state, 01777));
         assertTrue(rig.countLines() > 0, "the good check did not run once the directory was sticky");
@@ -152,11 +148,7 @@ class CheckTrustTest {
         Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.home, 0777);
-        String line = "watcher: refusing every check in " + rig.state + ": directory " + rig.home + " is writable by"
-                + " group or others without the sticky bit (" + rig.facts(rig.home, 0777) + "); fix: chmod +t "
-                + rig.home + ", or chmod go-w " + rig.home;
-
-        rig.firstCycle(line);
+        rig.firstCycle(rig.everyCheckRefused(rig.home, 0777));
         rig.secondCycleRunsAfter(check, () -> rig.mode(rig.home, 0755));
     }
 
@@ -316,6 +308,12 @@ class CheckTrustTest {
 
         String line(Path check, String problem, Path file, int mode, String fix) throws IOException {
             return "watcher: refusing check " + check + ": " + problem + " (" + facts(file, mode) + "); fix: " + fix;
+        }
+
+        /** The line refusing every check because {@code dir}, at {@code mode}, is writable by others and not sticky. */
+        String everyCheckRefused(Path dir, int mode) throws IOException {
+            return "watcher: refusing every check in " + state + ": directory " + dir + " is writable by group or others"
+                    + " without the sticky bit (" + facts(dir, mode) + "); fix: chmod +t " + dir + ", or chmod go-w " + dir;
         }
 
         Cycle start() throws IOException {

@@ -155,11 +155,7 @@ class QueueSafetyTest {
      */
     @Test
     void aNearlyFullDiskNeverBlocksTheDrain() throws Exception {
-        useHome(smallDisk(256));
-        Path left = leftoverOfAKilledDrain("old", 1000);
-        List<String> want = new ArrayList<>(Files.readAllLines(left));
-        want.addAll(appendRecords("new", 1000));
-        fill(24 << 10);
+        List<String> want = nearlyFullWithLeftover();
 
         TestKit.Result r = drain();
         assertEquals(0, r.exit(), r.stderr());
@@ -170,17 +166,26 @@ class QueueSafetyTest {
     }
 
     /**
+     * A 256 KiB file system with 24 KiB free, holding 1000 records left by a killed drain and
+     * 1000 queued after it; returns them in the order a drain must print them.
+     */
+    private List<String> nearlyFullWithLeftover() throws Exception {
+        useHome(smallDisk(256));
+        Path left = leftoverOfAKilledDrain("old", 1000);
+        List<String> want = new ArrayList<>(Files.readAllLines(left));
+        want.addAll(appendRecords("new", 1000));
+        fill(24 << 10);
+        return want;
+    }
+
+    /**
      * The same full disk, and a drain whose reader goes away: its records cannot be copied back
      * into the queue, so they are left in files the next drain takes over, and a record queued
      * meanwhile still comes after them.
      */
     @Test
     void aDrainThatFailsOnAFullDiskLeavesItsRecordsInOrderForTheNext() throws Exception {
-        useHome(smallDisk(256));
-        Path left = leftoverOfAKilledDrain("old", 1000);
-        List<String> want = new ArrayList<>(Files.readAllLines(left));
-        want.addAll(appendRecords("new", 1000));
-        fill(24 << 10);
+        List<String> want = nearlyFullWithLeftover();
 
         TestKit.Result failed = drainWithoutReader();
         assertEquals(1, failed.exit(), failed.stderr());
