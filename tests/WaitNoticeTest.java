@@ -60,12 +60,18 @@ class WaitNoticeTest {
         return fixture.env("FM_HEARTBEAT", "3");
     }
 
+    /** The arm that replaces a frozen watcher, on a terminal with {@code redirect}; it must exit 0. */
+    private TestKit.Result replacingArm(String redirect) throws IOException {
+        TestKit.Result shown = onTerminal(TestKit.command("fm-watch-arm.java"), redirect, quickWake(), fixture.home);
+        assertEquals(0, shown.exit(), shown.stdout());
+        return shown;
+    }
+
     @Test
     void anArmOnATerminalSaysWhatItWaitsForOnStderrOnly() throws Exception {
         Process frozen = frozenWatcher();
         Path out = fixture.home.resolve("arm.out");
-        TestKit.Result shown = onTerminal(TestKit.command("fm-watch-arm.java"), ">'" + out + "'", quickWake(), fixture.home);
-        assertEquals(0, shown.exit(), shown.stdout());
+        TestKit.Result shown = replacingArm(">'" + out + "'");
         List<String> terminal = shown.stdout().lines().toList();
         assertEquals(List.of(
                 "waiting up to 2 s for pid " + frozen.pid() + "'s beacon\u2026",
@@ -104,8 +110,7 @@ class WaitNoticeTest {
         // stdin and stdout on a terminal, stderr to a file: System.console() would say "a terminal" here.
         Process frozen = frozenWatcher();
         Path err = fixture.home.resolve("arm.err");
-        TestKit.Result shown = onTerminal(TestKit.command("fm-watch-arm.java"), "2>'" + err + "'", quickWake(), fixture.home);
-        assertEquals(0, shown.exit(), shown.stdout());
+        TestKit.Result shown = replacingArm("2>'" + err + "'");
         assertEquals("", Files.readString(err), "stderr is a file: no notes");
         assertTrue(shown.stdout().startsWith("watcher: replacing wedged pid=" + frozen.pid() + " "), shown.stdout());
 

@@ -34,8 +34,7 @@ class WatcherLockTest {
 
     @Test
     void theLockNamesThisWatcherAndIsReleasedAfterTheWake() throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path lock = rig.state.resolve(".watch.lock");
 
         assertTrue(Files.isSymbolicLink(lock));
@@ -64,8 +63,7 @@ class WatcherLockTest {
     // ignored, and a JVM keeps an inherited "ignore", so its outcome depends on the caller.
     @ParameterizedTest @CsvSource({"TERM, 143", "HUP, 129"})
     void termAndHupReleaseTheLockAndExit128PlusSignal(String sig, int exit) throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         signal(sig, p.pid());
         TestKit.Result r = TestKit.finish(p, LIMIT);
         assertEquals(exit, r.exit(), sig + ": " + r.stderr());
@@ -77,8 +75,7 @@ class WatcherLockTest {
     void theBeaconStaysFreshThroughALongLinger() throws Exception {
         rig.env.put("FM_SIGNAL_GRACE", "20");
         rig.env.put("FM_BEACON_MAX_AGE", "2");
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path status = rig.write("slow.status", "working\n");
         long t0 = System.nanoTime();
         double worst = 0;
@@ -98,8 +95,7 @@ class WatcherLockTest {
     void theBeaconIsFreshBetweenPollsAndGoesStaleWhenTheWatcherIsStopped() throws Exception {
         rig.env.put("FM_BEACON_MAX_AGE", "1");
         rig.env.put("FM_POLL", "4");
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         double worst = 0;
         long until = System.nanoTime() + Duration.ofSeconds(6).toNanos();
         while (System.nanoTime() < until) { // spans a whole 4 s wait between polls
@@ -122,8 +118,7 @@ class WatcherLockTest {
 
     @Test
     void aReplacedLockMakesTheWatcherLeaveSilentlyWithoutTouchingIt() throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
         Process other = kit.sleeper();
@@ -148,8 +143,7 @@ class WatcherLockTest {
 
     @Test
     void aLockWhosePidNowNamesSomeoneElseIsLeftExactlyAsFound() throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
         Process other = kit.sleeper();
@@ -286,5 +280,12 @@ class WatcherLockTest {
     private static void signal(String name, long pid) throws Exception {
         Process k = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
         assertEquals(0, k.waitFor(), "kill -" + name + " " + pid);
+    }
+
+    /** A watcher of the rig, once its first check sweep is done and it is in its poll loop. */
+    private Process pollingWatcher() throws Exception {
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
+        return p;
     }
 }
