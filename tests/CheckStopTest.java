@@ -48,11 +48,9 @@ class CheckStopTest {
     @Test
     void aSignalWhileTheCheckIsBeingStarted() throws Exception {
         check("echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n");
-        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
-                fixture.env, true)) {
-            d.stopAt("java.lang.ProcessImpl", "initStreams"); // inside ProcessBuilder.start: forked, not returned
-            d.go();
-            d.awaitStop();
+        // Stopped inside ProcessBuilder.start: forked, not returned.
+        try (Debuggee d = Debuggee.stoppedAt(kit, TestKit.command("fm-watch.java"), fixture.env,
+                "java.lang.ProcessImpl", "initStreams", 1)) {
             assertTrue(TestKit.waitFor(LIMIT, () -> recorded().size() >= 2), "the check never started: " + d.err());
             term(d);
             // Let go only once shutdown has begun: the hook waits for the start to finish, or has
@@ -72,11 +70,8 @@ class CheckStopTest {
     @Test
     void aSignalWhileTheCheckIsBeingKilledForItsTimeLimit() throws Exception {
         check("trap '' TERM\necho $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n");
-        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
-                fixture.env("FM_CHECK_TIMEOUT", "1"), true)) {
-            d.stopAt("java.lang.ProcessHandleImpl", "destroyProcess");
-            d.go();
-            d.awaitStop();
+        try (Debuggee d = Debuggee.stoppedAt(kit, TestKit.command("fm-watch.java"), fixture.env("FM_CHECK_TIMEOUT", "1"),
+                "java.lang.ProcessHandleImpl", "destroyProcess", 1)) {
             assertEquals(2, recorded().size(), "the check had not started when its time ran out: " + d.err());
             term(d);
             resumeIfAlive(d);
@@ -92,11 +87,8 @@ class CheckStopTest {
     @Test
     void aSignalWhileWhatTheCheckLeftIsBeingReaped() throws Exception {
         check("echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\n");
-        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
-                fixture.env("FM_CHECK_INTERVAL", "3600"), true)) {
-            d.stopAt("ChildProcesses", "signalGroup");
-            d.go();
-            d.awaitStop();
+        try (Debuggee d = Debuggee.stoppedAt(kit, TestKit.command("fm-watch.java"), fixture.env("FM_CHECK_INTERVAL", "3600"),
+                "ChildProcesses", "signalGroup", 1)) {
             List<Long> seen = recorded();
             assertEquals(2, seen.size(), "the check had not run: " + d.err());
             assertTrue(ProcessHandle.of(seen.get(0)).map(h -> !h.isAlive()).orElse(true),

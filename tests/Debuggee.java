@@ -109,6 +109,24 @@ final class Debuggee implements AutoCloseable {
         return d;
     }
 
+    /**
+     * Starts {@code cmd} as {@link #start} does and runs it to the {@code nth} entry of
+     * {@code type.name}, where it stays stopped until {@link #go}.
+     */
+    static Debuggee stoppedAt(TestKit kit, List<String> cmd, Map<String, String> env, String type, String name, int nth)
+            throws Exception {
+        Debuggee d = start(kit, cmd, env);
+        try {
+            d.stopAt(type, name, nth);
+            d.go();
+            d.awaitStop();
+            return d;
+        } catch (Throwable t) {
+            d.close();
+            throw t;
+        }
+    }
+
     long pid() { return process.pid(); }
 
     Process process() { return process; }

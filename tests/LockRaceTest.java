@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class LockRaceTest {
     private static final long ME = ProcessHandle.current().pid();
-    private static final Map<String, String> STALE_ZERO = Map.of("FM_LOCK_STALE_AFTER", "0");
+    static final Map<String, String> STALE_ZERO = Map.of("FM_LOCK_STALE_AFTER", "0");
     @AutoClose private final TestKit kit = new TestKit();
 
     /** A started process with its output collected as it comes. */

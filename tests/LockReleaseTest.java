@@ -145,15 +145,7 @@ class LockReleaseTest {
 
     /** FmLock.java holding {@code lock} for {@code hold} seconds, stopped at its {@code nth} removal of a lock file. */
     private Debuggee stoppedInRelease(Path lock, String hold, int nth) throws Exception {
-        Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString(), "--hold", hold);
-        try {
-            d.stopAt("FmLock", "deleteQuietly", nth);
-            d.go();
-            d.awaitStop();
-            return d;
-        } catch (Throwable t) {
-            d.close();
-            throw t;
-        }
+        return Debuggee.stoppedAt(kit, TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", hold),
+                LockRaceTest.STALE_ZERO, "FmLock", "deleteQuietly", nth);
     }
 }

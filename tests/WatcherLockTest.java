@@ -144,9 +144,9 @@ class WatcherLockTest {
     @Test
     void aLockWhosePidNowNamesSomeoneElseIsLeftExactlyAsFound() throws Exception {
         Process p = pollingWatcher();
+        Process other = kit.sleeper();
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
-        Process other = kit.sleeper();
         List<String> files; // listed first: the watcher may leave the moment the pid changes
         try (Stream<Path> s = Files.list(ourOwner)) {
             files = s.map(x -> x.getFileName().toString()).sorted().toList();
