@@ -40,15 +40,12 @@ class CheckTrustTest {
     @Test
     void aWorldWritableCheckIsRefusedOnceThenRunsAfterChmod() throws Exception {
         Rig rig = new Rig(kit);
-        Path check = rig.check(rig.state, "a.check.sh");
-        rig.mode(check, 0666);
-
-        rig.firstCycle(rig.line(check, "it is writable by group or others", check, 0666, "chmod go-w " + check));
+        Path check = rig.writableCheckRefused(0666);
 
         Cycle second = rig.start();
         second.sweeps(SWEEPS);
         rig.mode(check, 0777);
-        String again = rig.line(check, "it is writable by group or others", check, 0777, "chmod go-w " + check);
+        String again = rig.writable(check, 0777);
         second.sweeps(SWEEPS);
         rig.assertNoCheckRan();
         rig.mode(check, 0755); // chmod go-w
@@ -58,10 +55,7 @@ class CheckTrustTest {
     @Test
     void aGroupWritableCheckIsRefused() throws Exception {
         Rig rig = new Rig(kit);
-        Path check = rig.check(rig.state, "a.check.sh");
-        rig.mode(check, 0664);
-
-        rig.firstCycle(rig.line(check, "it is writable by group or others", check, 0664, "chmod go-w " + check));
+        Path check = rig.writableCheckRefused(0664);
         rig.secondCycleRunsAfter(check, () -> rig.mode(check, 0644));
     }
 
@@ -179,7 +173,7 @@ class CheckTrustTest {
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.mode(rig.state, 01777);
-        String line = rig.line(check, "it is writable by group or others", check, 0666, "chmod go-w " + check);
+        String line = rig.writable(check, 0666);
         Path marker = rig.state.resolve(".check-refusals");
 
         rig.firstCycle(line);
@@ -223,7 +217,7 @@ class CheckTrustTest {
         rig.env.put("FM_CHECK_STRICT", "off");
 
         rig.firstCycle("fm: ignoring FM_CHECK_STRICT='off' (not 0 or 1); using 1",
-                rig.line(check, "it is writable by group or others", check, 0666, "chmod go-w " + check));
+                rig.writable(check, 0666));
     }
 
     // ------------------------------------------------------------------ the API fm-status uses
@@ -304,6 +298,19 @@ class CheckTrustTest {
             Map<String, Object> a = Files.readAttributes(p, "unix:uid,owner,mode", LinkOption.NOFOLLOW_LINKS);
             assertEquals(mode, (Integer) a.get("mode") & 07777, "the test set another mode on " + p);
             return "owner " + a.get("owner") + " uid " + a.get("uid") + ", mode " + String.format("%04o", mode);
+        }
+
+        /** A check in STATE at {@code mode}, which group or others may write: the first cycle refuses it. */
+        Path writableCheckRefused(int mode) throws Exception {
+            Path check = check(state, "a.check.sh");
+            mode(check, mode);
+            firstCycle(writable(check, mode));
+            return check;
+        }
+
+        /** The refusal of {@code check}, at {@code mode}, as writable by group or others. */
+        String writable(Path check, int mode) throws IOException {
+            return line(check, "it is writable by group or others", check, mode, "chmod go-w " + check);
         }
 
         String line(Path check, String problem, Path file, int mode, String fix) throws IOException {
