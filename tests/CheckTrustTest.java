@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,13 +34,18 @@ class CheckTrustTest {
     static final int SWEEPS = 5;
 
     @AutoClose private final TestKit kit = new TestKit();
+    private Rig rig;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        rig = new Rig(kit);
+    }
 
     // ------------------------------------------------------------------ scripts
 
     /** 0666, then (a new mode, so a new line) 0777; `chmod go-w` lets it run. */
     @Test
     void aWorldWritableCheckIsRefusedOnceThenRunsAfterChmod() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.writableCheckRefused(0666);
 
         Cycle second = rig.start();
@@ -54,7 +60,6 @@ class CheckTrustTest {
 
     @Test
     void aGroupWritableCheckIsRefused() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.writableCheckRefused(0664);
         rig.secondCycleRunsAfter(check, () -> rig.mode(check, 0644));
     }
@@ -63,7 +68,6 @@ class CheckTrustTest {
     @Test
     void aCheckOwnedByAnotherUserIsRefusedEvenAt0755() throws Exception {
         assumeTrue(isRoot(), "changing a file's owner needs root");
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0755);
         rig.chown(check, "nobody", false);
@@ -77,7 +81,6 @@ class CheckTrustTest {
 
     @Test
     void aLinkToAWorldWritableFileIsRefusedAndNamesTheTarget() throws Exception {
-        Rig rig = new Rig(kit);
         Path elsewhere = kit.tempDir("fm-target");
         Path target = rig.check(elsewhere, "real.sh");
         rig.mode(target, 0666);
@@ -94,7 +97,6 @@ class CheckTrustTest {
      */
     @Test
     void aLinkIntoADirectoryOthersMayWriteIsRefusedUntilSticky() throws Exception {
-        Rig rig = new Rig(kit);
         Path open = kit.tempDir("fm-open");
         Path target = rig.check(open, "real.sh");
         rig.mode(open, 0777);
@@ -109,7 +111,6 @@ class CheckTrustTest {
     @Test
     void aLinkOwnedByAnotherUserIsRefusedEvenToAGoodScript() throws Exception {
         assumeTrue(isRoot(), "changing a link's owner needs root");
-        Rig rig = new Rig(kit);
         Path target = rig.check(kit.tempDir("fm-target"), "real.sh");
         Path link = Files.createSymbolicLink(rig.state.resolve("a.check.sh"), target);
         rig.chown(link, "nobody", true);
@@ -124,7 +125,6 @@ class CheckTrustTest {
     /** 0777 without the sticky bit: every check is refused in one line; +t fixes it. */
     @Test
     void aStateDirectoryOthersMayWriteRefusesEveryCheckUntilSticky() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.state, 0777);
         rig.firstCycle(rig.everyCheckRefused(rig.state, 0777));
@@ -139,7 +139,6 @@ class CheckTrustTest {
      */
     @Test
     void aDirectoryAboveStateThatOthersMayWriteRefusesEveryCheck() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.home, 0777);
         rig.firstCycle(rig.everyCheckRefused(rig.home, 0777));
@@ -149,7 +148,6 @@ class CheckTrustTest {
     /** 1777 (as /tmp): others may add files but not replace ours, so our checks run, silently. */
     @Test
     void aStickyStateDirectoryOthersMayWriteRunsOurChecks() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.state, 01777);
 
@@ -169,7 +167,6 @@ class CheckTrustTest {
     @Test
     void aMarkerSomeoneElsePlantedNeitherSilencesUsNorIsWrittenThrough() throws Exception {
         assumeTrue(isRoot(), "changing a file's owner needs root");
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.mode(rig.state, 01777);
@@ -196,7 +193,6 @@ class CheckTrustTest {
 
     @Test
     void strictZeroRunsAWorldWritableCheck() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.env.put("FM_CHECK_STRICT", "0");
@@ -211,7 +207,6 @@ class CheckTrustTest {
     /** "off" looks like an intent to turn it off: it stays on, and the knob note says so once. */
     @Test
     void aGarbageStrictValueKeepsTheVerificationOnWithOneNote() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.env.put("FM_CHECK_STRICT", "off");
@@ -224,7 +219,6 @@ class CheckTrustTest {
 
     @Test
     void refusalsListsWhatTheWatcherWouldRefuseWithFileReasonAndFix() throws Exception {
-        Rig rig = new Rig(kit);
         Path good = rig.check(rig.state, "a.check.sh");
         Path bad = rig.check(rig.state, "b.check.sh");
         rig.mode(bad, 0646);
