@@ -1,16 +1,5 @@
 import static org.junit.jupiter.api.Assertions.*;
 
-import com.sun.jdi.Bootstrap;
-import com.sun.jdi.VMDisconnectedException;
-import com.sun.jdi.VirtualMachine;
-import com.sun.jdi.connect.AttachingConnector;
-import com.sun.jdi.connect.Connector;
-import com.sun.jdi.event.Event;
-import com.sun.jdi.event.EventSet;
-import com.sun.jdi.event.MethodEntryEvent;
-import com.sun.jdi.event.VMDisconnectEvent;
-import com.sun.jdi.request.EventRequest;
-import com.sun.jdi.request.MethodEntryRequest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -26,13 +15,10 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -74,7 +60,7 @@ class AdoptTest {
                 + " before anything else.";
     }
 
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The throwaway home: {@code bin/} beside {@code state/}, knobs for a quick watcher. */
     private TestKit.Home fixture;
     private Path home;
@@ -95,7 +81,7 @@ class AdoptTest {
         fixture = new TestKit.Home(kit, kit.tempDir("fm adopt's home "));
         // The home's tools call its scripts by path with no FM_HOME: the shims must supply it.
         fixture.env.remove("FM_HOME");
-        fixture.set("FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0", "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
+        fixture.env.putAll(TestKit.QUIET);
         home = fixture.home;
         state = fixture.state;
         bin = Files.createDirectories(home.resolve("bin"));
@@ -108,11 +94,6 @@ class AdoptTest {
         Files.writeString(bin.resolve("fm-other-tool.sh"), "#!/usr/bin/env bash\n\"$(dirname \"$0\")/fm-guard.sh\"\n");
         Files.setPosixFilePermissions(bin.resolve("fm-other-tool.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.writeString(home.resolve("AGENTS.md"), "run bin/fm-watch-arm.sh\n");
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     // ------------------------------------------------------------------ the throwaway home
@@ -1045,78 +1026,17 @@ class AdoptTest {
     private boolean killedAtStep(int n, String... more) throws Exception {
         List<String> args = new ArrayList<>(List.of("--home", home.toString()));
         args.addAll(Arrays.asList(more));
-        List<String> cmd = new ArrayList<>(TestKit.command("fm-adopt.java", args.toArray(String[]::new)));
-        cmd.add(1, "-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=127.0.0.1:0");
-        Process p = kit.start(cmd, Map.of(), null);
-        StringBuilder out = new StringBuilder();
-        StringBuilder err = new StringBuilder();
-        TestKit.pump(p.getInputStream(), out);
-        TestKit.pump(p.getErrorStream(), err);
-        Pattern listening = Pattern.compile("Listening for transport dt_socket at address: (\\d+)");
-        assertTrue(TestKit.waitFor(LIMIT, () -> listening.matcher(text(out)).find()), text(err));
-        Matcher m = listening.matcher(text(out));
-        assertTrue(m.find());
-        AttachingConnector socket = Bootstrap.virtualMachineManager().attachingConnectors().stream()
-                .filter(c -> c.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
-        Map<String, Connector.Argument> a = socket.defaultArguments();
-        a.get("hostname").setValue("127.0.0.1");
-        a.get("port").setValue(m.group(1));
-        VirtualMachine vm = socket.attach(a);
-        BlockingQueue<Boolean> verdict = new LinkedBlockingQueue<>();
-        try {
-            MethodEntryRequest entries = vm.eventRequestManager().createMethodEntryRequest();
-            entries.addClassFilter("Adopt");
-            entries.setSuspendPolicy(EventRequest.SUSPEND_EVENT_THREAD);
-            entries.enable();
-            Thread events = new Thread(() -> {
-                int steps = 0;
-                try {
-                    while (true) {
-                        EventSet set = vm.eventQueue().remove();
-                        boolean hold = false;
-                        for (Event e : set) {
-                            if (e instanceof VMDisconnectEvent) {
-                                verdict.add(false);
-                                return;
-                            }
-                            if (e instanceof MethodEntryEvent me && me.method().name().equals("step") && ++steps == n) hold = true;
-                        }
-                        if (hold) {
-                            verdict.add(true); // stays suspended: the kill lands before this change
-                            return;
-                        }
-                        set.resume();
-                    }
-                } catch (InterruptedException | VMDisconnectedException e) {
-                    verdict.add(false);
-                }
-            }, "jdi-adopt");
-            events.setDaemon(true);
-            events.start();
-            vm.resume();
-            Boolean stopped = verdict.poll(LIMIT.toSeconds(), TimeUnit.SECONDS);
-            assertNotNull(stopped, "fm-adopt neither stopped nor ended: " + text(out) + text(err));
-            if (!stopped) {
-                assertTrue(p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS));
-                assertEquals(0, p.exitValue(), "the uninterrupted run failed: " + text(out) + text(err));
+        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-adopt.java", args.toArray(String[]::new)), Map.of())) {
+            d.stopAt("Adopt", "step", n);
+            d.go();
+            if (!d.awaitStopOrExit()) {
+                assertEquals(0, d.exit(), "the uninterrupted run failed: " + d.output() + d.err());
                 return false;
             }
-            p.destroyForcibly();
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(137, p.exitValue());
+            // The stopped thread stays suspended: the kill lands before this change.
+            d.process.destroyForcibly();
+            assertEquals(137, d.exit());
             return true;
-        } finally {
-            try {
-                vm.dispose();
-            } catch (VMDisconnectedException gone) {
-                // it was killed
-            }
-        }
-    }
-
-    private static String text(StringBuilder b) {
-        synchronized (b) {
-            return b.toString();
         }
     }
 

@@ -8,7 +8,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -21,24 +21,17 @@ class AdviceTest {
     private static final Duration LIMIT = Duration.ofSeconds(120);
     private static final String MARK = "\u25CF";
 
-    private TestKit kit;
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path state;
 
     @BeforeEach
     void setUp() throws Exception {
-        kit = new TestKit();
         Path dir = Files.createDirectory(kit.tempDir("fm-advice").resolve("the crew's home"));
-        fixture = new TestKit.Home(kit, dir).set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600");
+        fixture = new TestKit.Home(kit, dir);
+        fixture.env.putAll(TestKit.QUIET);
         state = fixture.state;
     }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     /** The shell a user pastes into: another directory, the same knobs, no FM_HOME. */
     private Map<String, String> pasteEnv(String... kv) {

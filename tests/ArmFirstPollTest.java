@@ -7,8 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,33 +16,16 @@ import org.junit.jupiter.api.Test;
  * arm holds the lock, cannot confirm, and must still run the cycle's first poll.
  */
 class ArmFirstPollTest {
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-arm-first").set(
-                "FM_GUARD_GRACE", "0",
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_ARM_CONFIRM_TIMEOUT", "2");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
+    /** No beacon is ever fresh enough to confirm (see above). */
+    private final TestKit.Home fixture = kit.home("fm-arm-first", TestKit.QUIET, "FM_GUARD_GRACE", "0",
+            "FM_ARM_CONFIRM_TIMEOUT", "2");
+    private final Path state = fixture.state;
 
     @Test
     void aWakeInTheFirstPollWinsOverConfirmation() throws Exception {
         Path check = Files.writeString(state.resolve("merge.check.sh"), "echo merged\n");
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), fixture.home, Duration.ofSeconds(120));
         assertEquals(new TestKit.Result(0, "check: " + check + ": merged\n", ""), r);
         assertEquals(List.of("check\t" + check + "\tcheck: " + check + ": merged"), queue());
         assertFalse(Files.exists(state.resolve(".watch.lock"), LinkOption.NOFOLLOW_LINKS), "the lock is released");
@@ -53,13 +35,13 @@ class ArmFirstPollTest {
     @Test
     void aSignalWaitingAtStartIsReportedToo() throws Exception {
         Path status = Files.writeString(state.resolve("t1.status"), "done: x\n");
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), fixture.home, Duration.ofSeconds(120));
         assertEquals(new TestKit.Result(0, "signal: " + status + "\n", ""), r);
     }
 
     @Test
     void anEmptyFirstPollIsStillFailed() throws Exception {
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), home, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java"), fixture.env(), fixture.home, Duration.ofSeconds(120));
         assertEquals(1, r.exit(), r.stderr());
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout());
         List<String> err = r.stderr().lines().toList();

@@ -11,37 +11,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** The arm (docs/arm-guard.md), run as users run it: the real script in its own JVM. */
 class ArmTest {
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-arm").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_ARM_CONFIRM_TIMEOUT", "10");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-arm", TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5",
+            "FM_ARM_CONFIRM_TIMEOUT", "10");
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
 
     private TestKit.Lines arm(Map<String, String> env, String... args) throws IOException {
         return new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java", args), env, home));

@@ -9,19 +9,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
  * Bad input the crewmates' side of STATE can produce, through the real fm-watch.java: check
  * scripts that hang, flood, fail or leave children behind; signal files that vanish during
- * the linger; .meta files with odd or missing windows (with tests/fake-tmux/tmux).
+ * the linger; .meta files with odd or missing windows (with tests/helpers/fake-tmux/tmux).
  */
 class BadInputChecksTest {
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ check scripts
 
@@ -198,7 +195,7 @@ class BadInputChecksTest {
         String key = FmHome.windowKey(odd);
         home.write(".hash-" + key, md5Hex("x") + "\n");
         home.write(".count-" + key, "5\n");
-        home.env.put("PATH", TestKit.root().resolve("tests/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
+        home.env.put("PATH", TestKit.root().resolve("tests/helpers/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
         home.env.put("FAKE_TMUX_DIR", fake.toString());
 
         TestKit.Result w = home.run("fm-watch.java");

@@ -11,7 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,10 +22,7 @@ import org.junit.jupiter.api.Test;
 class BadInputFsTest {
     private static final String NON_ASCII = "\u00e9t\u00e9 \u2603";
 
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ not writable
 

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -61,10 +61,7 @@ class BadInputKnobsTest {
                 new Knob("FM_QUEUE_LOCK_WAIT", seconds, "120", true, Reader.WATCHER, VALUES));
     }
 
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** Each knob through the command that reads it: one line for a bad value, the default used. */
     @ParameterizedTest(name = "{0}")

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -19,10 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * parser cases live in WakeQueueTest; the plain dedup in DrainTest). Never a lost record.
  */
 class BadInputQueueTest {
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     /**
      * A queue holding every kind of garbage a crash or a careless tool can leave, and a torn

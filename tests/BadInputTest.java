@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -28,10 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BadInputTest {
     static final Duration LIMIT = Duration.ofSeconds(60);
 
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ garbage pid files
 

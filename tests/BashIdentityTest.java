@@ -10,7 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,12 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class BashIdentityTest {
     private static final Duration LIMIT = Duration.ofSeconds(30);
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** What the bash tools record: {@code ps -p <pid> -o lstart= -o command=}, leading blanks removed. */
     private String psLine(long pid, Map<String, String> env) throws IOException {

@@ -7,8 +7,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,21 +24,11 @@ import org.junit.jupiter.api.Test;
 class CheckStopTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
-    private TestKit kit;
-    private TestKit.Home fixture;
-    private Path pids;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-checkstop").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "0",
-                "FM_CHECK_TIMEOUT", "600");
-        pids = fixture.home.resolve("check-pids");
-    }
+    private final TestKit kit = new TestKit();
+    /** A check sweep every cycle, and one that is never cut short by its own timeout. */
+    private final TestKit.Home fixture = kit.home("fm-checkstop", TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5",
+            "FM_CHECK_INTERVAL", "0", "FM_CHECK_TIMEOUT", "600");
+    private final Path pids = fixture.home.resolve("check-pids");
 
     @AfterEach
     void tearDown() throws IOException {
@@ -58,20 +48,16 @@ class CheckStopTest {
      */
     @Test
     void aSignalWhileTheCheckIsBeingStarted() throws Exception {
-        check("echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n");
-        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
-                fixture.env, true)) {
-            d.stopAt("java.lang.ProcessImpl", "initStreams"); // inside ProcessBuilder.start: forked, not returned
-            d.go();
-            d.awaitStop();
+        String check = "echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n";
+        // Stopped inside ProcessBuilder.start: forked, not returned.
+        try (Debuggee d = watcherStoppedAt(check, fixture.env, "java.lang.ProcessImpl", "initStreams")) {
             assertTrue(TestKit.waitFor(LIMIT, () -> recorded().size() >= 2), "the check never started: " + d.err());
             term(d);
             // Let go only once shutdown has begun: the hook waits for the start to finish, or has
             // already run without it.
             assertTrue(TestKit.waitFor(LIMIT, () -> d.threadBlockedOrGone("fm-children-stop")),
                     "the shutdown hook never reached the children: " + d.err());
-            resumeIfAlive(d);
-            assertEquals(143, d.exit(), d.err());
+            assertExitsAfterTerm(d);
         }
         assertNothingOfTheCheckLeft();
     }
@@ -82,16 +68,12 @@ class CheckStopTest {
      */
     @Test
     void aSignalWhileTheCheckIsBeingKilledForItsTimeLimit() throws Exception {
-        check("trap '' TERM\necho $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n");
-        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
-                fixture.env("FM_CHECK_TIMEOUT", "1"), true)) {
-            d.stopAt("java.lang.ProcessHandleImpl", "destroyProcess");
-            d.go();
-            d.awaitStop();
+        String check = "trap '' TERM\necho $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\nwait\n";
+        try (Debuggee d = watcherStoppedAt(check, fixture.env("FM_CHECK_TIMEOUT", "1"), "java.lang.ProcessHandleImpl",
+                "destroyProcess")) {
             assertEquals(2, recorded().size(), "the check had not started when its time ran out: " + d.err());
             term(d);
-            resumeIfAlive(d);
-            assertEquals(143, d.exit(), d.err());
+            assertExitsAfterTerm(d);
         }
         assertNothingOfTheCheckLeft();
     }
@@ -102,12 +84,8 @@ class CheckStopTest {
      */
     @Test
     void aSignalWhileWhatTheCheckLeftIsBeingReaped() throws Exception {
-        check("echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\n");
-        try (Debuggee d = Debuggee.start(kit, TestKit.command("fm-watch.java"),
-                fixture.env("FM_CHECK_INTERVAL", "3600"), true)) {
-            d.stopAt("ChildProcesses", "signalGroup");
-            d.go();
-            d.awaitStop();
+        String check = "echo $$ >> '" + pids + "'\nsleep 300 &\necho $! >> '" + pids + "'\n";
+        try (Debuggee d = watcherStoppedAt(check, fixture.env("FM_CHECK_INTERVAL", "3600"), "ChildProcesses", "signalGroup")) {
             List<Long> seen = recorded();
             assertEquals(2, seen.size(), "the check had not run: " + d.err());
             assertTrue(ProcessHandle.of(seen.get(0)).map(h -> !h.isAlive()).orElse(true),
@@ -115,16 +93,17 @@ class CheckStopTest {
             assertTrue(ProcessHandle.of(seen.get(1)).map(ProcessHandle::isAlive).orElse(false),
                     "what the check left behind should still be running at this instant");
             term(d);
-            resumeIfAlive(d);
-            assertEquals(143, d.exit(), d.err());
+            assertExitsAfterTerm(d);
         }
         assertNothingOfTheCheckLeft();
     }
 
     // ------------------------------------------------------------------ helpers
 
-    private void check(String body) throws IOException {
-        Files.writeString(fixture.state.resolve("slow.check.sh"), body);
+    /** A watcher whose check sweep runs {@code check}, stopped at the first entry of {@code type.method}. */
+    private Debuggee watcherStoppedAt(String check, Map<String, String> env, String type, String method) throws Exception {
+        Files.writeString(fixture.state.resolve("slow.check.sh"), check);
+        return Debuggee.stoppedAt(kit, TestKit.command("fm-watch.java"), env, type, method, 1);
     }
 
     private void term(Debuggee d) throws Exception {
@@ -145,12 +124,14 @@ class CheckStopTest {
         }
     }
 
-    private static void resumeIfAlive(Debuggee d) {
+    /** Lets the stopped thread go on, if the JVM is still there, and expects the exit of a TERM. */
+    private static void assertExitsAfterTerm(Debuggee d) throws InterruptedException {
         try {
             d.go();
         } catch (com.sun.jdi.VMDisconnectedException | IllegalStateException e) {
             // the JVM is already gone
         }
+        assertEquals(143, d.exit(), d.err());
     }
 
     private List<Long> recorded() {

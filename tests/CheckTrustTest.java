@@ -14,7 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,26 +33,25 @@ class CheckTrustTest {
     /** Sweeps each refused state must survive without the line coming back. */
     static final int SWEEPS = 5;
 
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
+    private Rig rig;
 
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @BeforeEach
+    void setUp() throws IOException {
+        rig = new Rig(kit);
+    }
 
     // ------------------------------------------------------------------ scripts
 
     /** 0666, then (a new mode, so a new line) 0777; `chmod go-w` lets it run. */
     @Test
     void aWorldWritableCheckIsRefusedOnceThenRunsAfterChmod() throws Exception {
-        Rig rig = new Rig(kit);
-        Path check = rig.check(rig.state, "a.check.sh");
-        rig.mode(check, 0666);
-
-        rig.firstCycle(rig.line(check, "it is writable by group or others", check, 0666, "chmod go-w " + check));
+        Path check = rig.writableCheckRefused(0666);
 
         Cycle second = rig.start();
         second.sweeps(SWEEPS);
         rig.mode(check, 0777);
-        String again = rig.line(check, "it is writable by group or others", check, 0777, "chmod go-w " + check);
+        String again = rig.writable(check, 0777);
         second.sweeps(SWEEPS);
         rig.assertNoCheckRan();
         rig.mode(check, 0755); // chmod go-w
@@ -60,11 +60,7 @@ class CheckTrustTest {
 
     @Test
     void aGroupWritableCheckIsRefused() throws Exception {
-        Rig rig = new Rig(kit);
-        Path check = rig.check(rig.state, "a.check.sh");
-        rig.mode(check, 0664);
-
-        rig.firstCycle(rig.line(check, "it is writable by group or others", check, 0664, "chmod go-w " + check));
+        Path check = rig.writableCheckRefused(0664);
         rig.secondCycleRunsAfter(check, () -> rig.mode(check, 0644));
     }
 
@@ -72,7 +68,6 @@ class CheckTrustTest {
     @Test
     void aCheckOwnedByAnotherUserIsRefusedEvenAt0755() throws Exception {
         assumeTrue(isRoot(), "changing a file's owner needs root");
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0755);
         rig.chown(check, "nobody", false);
@@ -86,7 +81,6 @@ class CheckTrustTest {
 
     @Test
     void aLinkToAWorldWritableFileIsRefusedAndNamesTheTarget() throws Exception {
-        Rig rig = new Rig(kit);
         Path elsewhere = kit.tempDir("fm-target");
         Path target = rig.check(elsewhere, "real.sh");
         rig.mode(target, 0666);
@@ -103,7 +97,6 @@ class CheckTrustTest {
      */
     @Test
     void aLinkIntoADirectoryOthersMayWriteIsRefusedUntilSticky() throws Exception {
-        Rig rig = new Rig(kit);
         Path open = kit.tempDir("fm-open");
         Path target = rig.check(open, "real.sh");
         rig.mode(open, 0777);
@@ -118,7 +111,6 @@ class CheckTrustTest {
     @Test
     void aLinkOwnedByAnotherUserIsRefusedEvenToAGoodScript() throws Exception {
         assumeTrue(isRoot(), "changing a link's owner needs root");
-        Rig rig = new Rig(kit);
         Path target = rig.check(kit.tempDir("fm-target"), "real.sh");
         Path link = Files.createSymbolicLink(rig.state.resolve("a.check.sh"), target);
         rig.chown(link, "nobody", true);
@@ -133,14 +125,9 @@ class CheckTrustTest {
     /** 0777 without the sticky bit: every check is refused in one line; +t fixes it. */
     @Test
     void aStateDirectoryOthersMayWriteRefusesEveryCheckUntilSticky() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.state, 0777);
-        String line = "watcher: refusing every check in " + rig.state + ": directory " + rig.state + " is writable by"
-                + " group or others without the sticky bit (" + rig.facts(rig.state, 0777) + "); fix: chmod +t "
-                + rig.state + ", or chmod go-w " + rig.state;
-
-        rig.firstCycle(line);
+        rig.firstCycle(rig.everyCheckRefused(rig.state, 0777));
         assertEquals(0, rig.countLines(), "the good check ran although its directory is refused");
         rig.secondCycleRunsAfter(check, () -> rig.mode(rig.state, 01777));
         assertTrue(rig.countLines() > 0, "the good check did not run once the directory was sticky");
@@ -152,21 +139,15 @@ class CheckTrustTest {
      */
     @Test
     void aDirectoryAboveStateThatOthersMayWriteRefusesEveryCheck() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.home, 0777);
-        String line = "watcher: refusing every check in " + rig.state + ": directory " + rig.home + " is writable by"
-                + " group or others without the sticky bit (" + rig.facts(rig.home, 0777) + "); fix: chmod +t "
-                + rig.home + ", or chmod go-w " + rig.home;
-
-        rig.firstCycle(line);
+        rig.firstCycle(rig.everyCheckRefused(rig.home, 0777));
         rig.secondCycleRunsAfter(check, () -> rig.mode(rig.home, 0755));
     }
 
     /** 1777 (as /tmp): others may add files but not replace ours, so our checks run, silently. */
     @Test
     void aStickyStateDirectoryOthersMayWriteRunsOurChecks() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(rig.state, 01777);
 
@@ -186,11 +167,10 @@ class CheckTrustTest {
     @Test
     void aMarkerSomeoneElsePlantedNeitherSilencesUsNorIsWrittenThrough() throws Exception {
         assumeTrue(isRoot(), "changing a file's owner needs root");
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.mode(rig.state, 01777);
-        String line = rig.line(check, "it is writable by group or others", check, 0666, "chmod go-w " + check);
+        String line = rig.writable(check, 0666);
         Path marker = rig.state.resolve(".check-refusals");
 
         rig.firstCycle(line);
@@ -213,7 +193,6 @@ class CheckTrustTest {
 
     @Test
     void strictZeroRunsAWorldWritableCheck() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.env.put("FM_CHECK_STRICT", "0");
@@ -228,20 +207,18 @@ class CheckTrustTest {
     /** "off" looks like an intent to turn it off: it stays on, and the knob note says so once. */
     @Test
     void aGarbageStrictValueKeepsTheVerificationOnWithOneNote() throws Exception {
-        Rig rig = new Rig(kit);
         Path check = rig.check(rig.state, "a.check.sh");
         rig.mode(check, 0666);
         rig.env.put("FM_CHECK_STRICT", "off");
 
         rig.firstCycle("fm: ignoring FM_CHECK_STRICT='off' (not 0 or 1); using 1",
-                rig.line(check, "it is writable by group or others", check, 0666, "chmod go-w " + check));
+                rig.writable(check, 0666));
     }
 
     // ------------------------------------------------------------------ the API fm-status uses
 
     @Test
     void refusalsListsWhatTheWatcherWouldRefuseWithFileReasonAndFix() throws Exception {
-        Rig rig = new Rig(kit);
         Path good = rig.check(rig.state, "a.check.sh");
         Path bad = rig.check(rig.state, "b.check.sh");
         rig.mode(bad, 0646);
@@ -282,13 +259,8 @@ class CheckTrustTest {
         private int ends;
 
         Rig(TestKit kit) throws IOException {
-            fixture = new TestKit.Home(kit, "fm-trust").set(
-                    "FM_POLL", "0.1",
-                    "FM_CHECK_INTERVAL", "0",
-                    "FM_SIGNAL_GRACE", "0.2",
-                    "FM_HEARTBEAT", "3600",
-                    "FM_HEARTBEAT_MAX", "7200",
-                    "PATH", "/usr/local/bin:/usr/bin:/bin");
+            fixture = kit.home("fm-trust", Map.of("FM_POLL", "0.1", "FM_CHECK_INTERVAL", "0", "FM_SIGNAL_GRACE", "0.2",
+                    "FM_HEARTBEAT", "3600", "FM_HEARTBEAT_MAX", "7200", "PATH", "/usr/local/bin:/usr/bin:/bin"));
             home = fixture.home;
             state = fixture.state;
             env = fixture.env;
@@ -322,8 +294,27 @@ class CheckTrustTest {
             return "owner " + a.get("owner") + " uid " + a.get("uid") + ", mode " + String.format("%04o", mode);
         }
 
+        /** A check in STATE at {@code mode}, which group or others may write: the first cycle refuses it. */
+        Path writableCheckRefused(int mode) throws Exception {
+            Path check = check(state, "a.check.sh");
+            mode(check, mode);
+            firstCycle(writable(check, mode));
+            return check;
+        }
+
+        /** The refusal of {@code check}, at {@code mode}, as writable by group or others. */
+        String writable(Path check, int mode) throws IOException {
+            return line(check, "it is writable by group or others", check, mode, "chmod go-w " + check);
+        }
+
         String line(Path check, String problem, Path file, int mode, String fix) throws IOException {
             return "watcher: refusing check " + check + ": " + problem + " (" + facts(file, mode) + "); fix: " + fix;
+        }
+
+        /** The line refusing every check because {@code dir}, at {@code mode}, is writable by others and not sticky. */
+        String everyCheckRefused(Path dir, int mode) throws IOException {
+            return "watcher: refusing every check in " + state + ": directory " + dir + " is writable by group or others"
+                    + " without the sticky bit (" + facts(dir, mode) + "); fix: chmod +t " + dir + ", or chmod go-w " + dir;
         }
 
         Cycle start() throws IOException {

@@ -6,7 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -22,22 +22,18 @@ import org.junit.jupiter.api.Test;
 class CheckoutTest {
     private static final Duration LIMIT = Duration.ofSeconds(180);
 
-    private TestKit kit;
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path root;
     private String armAdvice;
 
     @BeforeEach
     void setUp() throws Exception {
-        kit = new TestKit();
         fixture = new TestKit.Home(kit, "fm-checkout");
         root = TestKit.root();
         Files.writeString(fixture.state.resolve("t1.meta"), "kind=ship\n");
         armAdvice = "next: FM_HOME=" + ShellWord.of(fixture.home) + " " + ShellWord.of(root.resolve("fm-watch-arm.java")) + "  # ";
     }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     private void assertPlaced(TestKit.Result r, String how) {
         List<String> l = r.lines();

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,10 +28,7 @@ class CliTest {
             "fm-adopt.java", "fm-adopt",
             "FmLock.java", "FmLock");
 
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     private TestKit.Result run(String script, Map<String, String> env, String... args) throws IOException {
         return kit.run(TestKit.command(script, args), env, kit.tempDir("fm-cli-cwd"), LIMIT);

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -45,11 +45,13 @@ class CrashTest {
     private static final int MAX_LIVE_WATCHERS = 6;
     private static final int MAX_LIVE_DRAINS = 2;
 
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
+    @AutoClose private final TestKit kit = new TestKit();
+    /** The temp home: a check sweep every second, no heartbeat, time for a slow arm to confirm. */
+    private final TestKit.Home fixture = kit.home("fm-crash", Map.of("FM_POLL", Double.toString(POLL),
+            "FM_CHECK_INTERVAL", "1", "FM_CHECK_TIMEOUT", "5", "FM_HEARTBEAT", "100000", "FM_HEARTBEAT_MAX", "100000",
+            "FM_ARM_CONFIRM_TIMEOUT", "30"));
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
     private Random random;
     private final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<String> drained = new ConcurrentLinkedQueue<>();
@@ -68,25 +70,10 @@ class CrashTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-crash").set(
-                "FM_POLL", Double.toString(POLL),
-                "FM_CHECK_INTERVAL", "1",
-                "FM_CHECK_TIMEOUT", "5",
-                "FM_HEARTBEAT", "100000",
-                "FM_HEARTBEAT_MAX", "100000",
-                "FM_ARM_CONFIRM_TIMEOUT", "30");
-        home = fixture.home;
-        state = fixture.state;
         String seedText = System.getenv("CRASH_TEST_SEED");
         long seed = seedText != null ? Long.parseLong(seedText) : System.nanoTime();
         System.out.println("CrashTest seed " + seed);
         random = new Random(seed);
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     @Test

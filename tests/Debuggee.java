@@ -109,6 +109,24 @@ final class Debuggee implements AutoCloseable {
         return d;
     }
 
+    /**
+     * Starts {@code cmd} as {@link #start} does and runs it to the {@code nth} entry of
+     * {@code type.name}, where it stays stopped until {@link #go}.
+     */
+    static Debuggee stoppedAt(TestKit kit, List<String> cmd, Map<String, String> env, String type, String name, int nth)
+            throws Exception {
+        Debuggee d = start(kit, cmd, env);
+        try {
+            d.stopAt(type, name, nth);
+            d.go();
+            d.awaitStop();
+            return d;
+        } catch (Throwable t) {
+            d.close();
+            throw t;
+        }
+    }
+
     long pid() { return process.pid(); }
 
     Process process() { return process; }
@@ -174,21 +192,29 @@ final class Debuggee implements AutoCloseable {
      * stderr, and one still running at the bound fails with where its threads are.
      */
     void awaitStop() throws InterruptedException {
-        String what = type + "." + method;
+        if (!awaitStopOrExit()) {
+            throw new AssertionError("exited " + process.exitValue() + " before reaching " + type + "." + method + ": "
+                    + output() + err());
+        }
+    }
+
+    /**
+     * As {@link #awaitStop}, for a test that counts how many stops a run has: false when the
+     * debuggee exited without reaching the stop (its last one was before).
+     */
+    boolean awaitStopOrExit() throws InterruptedException {
         long deadline = System.nanoTime() + LIMIT.toNanos();
         EventSet s = null;
         while (s == null && System.nanoTime() < deadline) {
             s = stops.poll(200, TimeUnit.MILLISECONDS);
-            if (s == null && !process.isAlive() && stops.isEmpty()) {
-                throw new AssertionError("exited " + process.exitValue() + " before reaching " + what + ": "
-                        + output() + err());
-            }
+            if (s == null && !process.isAlive() && stops.isEmpty()) return false;
         }
         if (s == null) {
-            throw new AssertionError("never reached " + what + " within " + LIMIT + "; its threads:\n" + threads()
-                    + "\nstdout: " + output() + "\nstderr: " + err());
+            throw new AssertionError("never reached " + type + "." + method + " within " + LIMIT + "; its threads:\n"
+                    + threads() + "\nstdout: " + output() + "\nstderr: " + err());
         }
         stopped = s;
+        return true;
     }
 
     /** Lets the stopped thread go on (the first call starts the JVM). */

@@ -14,31 +14,20 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** fm-wake-drain.java as a real process: output, races, kills, failed writes, the guard after it. */
 class DrainTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The temp home; the drain runs under the C locale here. */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        fixture = new TestKit.Home(kit, "fm-drain").set("LC_ALL", "C");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    private final TestKit.Home fixture = kit.home("fm-drain", Map.of("LC_ALL", "C"));
+    private final Path state = fixture.state;
 
     @Test
     void printsTheQueueDeduplicatedThenLeavesItEmpty() throws IOException {
@@ -72,15 +61,10 @@ class DrainTest {
 
     @Test
     void aSecondDrainWhileTheFirstStillPrintsGetsOnlyNewerRecords() throws Exception {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 5000; i++) sb.append("1\t").append(i + 1).append("\tsignal\tfirst-").append(i)
-                .append("\tsignal: first ").append(i).append('\n');
-        Files.writeString(queue(), sb);
         // Its stdout is not read yet, so the first drain holds its records, mid-print, for as long as we like.
-        Process first = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
-        assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
-                "the first drain never moved the queue aside");
-        WakeQueue q = new WakeQueue(FmHome.of(home, state, home.resolve("fm-watch.java")), new Knobs(Map.of()));
+        List<String> records = records(5000, i -> "1\t" + (i + 1) + "\tsignal\tfirst-" + i + "\tsignal: first " + i);
+        Process first = stuckDrain(records);
+        WakeQueue q = new WakeQueue(FmHome.of(fixture.home, state, fixture.home.resolve("fm-watch.java")), new Knobs(Map.of()));
         q.append(List.of(new WakeQueue.Entry("stale", "second", "stale: second")));
 
         TestKit.Result second = drain();
@@ -90,7 +74,7 @@ class DrainTest {
 
         TestKit.Result firstDone = TestKit.finish(first, LIMIT);
         assertEquals(0, firstDone.exit(), firstDone.stderr());
-        assertEquals(List.of(sb.toString().split("\n")), firstDone.lines());
+        assertEquals(records, firstDone.lines());
         assertEquals(List.of(), privateFiles());
     }
 
@@ -121,7 +105,7 @@ class DrainTest {
         int each = 10;
         List<Process> writers = new ArrayList<>();
         for (int w = 0; w < appenders; w++) {
-            writers.add(kit.start(TestKit.command("tests/queue-append.java", state.toString(), "w" + w,
+            writers.add(kit.start(TestKit.command("tests/helpers/queue-append.java", state.toString(), "w" + w,
                     Integer.toString(each), Integer.toString(1 + w % 3)), Map.of(), null));
         }
         ConcurrentLinkedQueue<String> printed = new ConcurrentLinkedQueue<>();
@@ -176,14 +160,8 @@ class DrainTest {
 
     @Test
     void aDrainKilledAfterTheMoveLosesNothing() throws Exception {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 20_000; i++) sb.append("1\t").append(i + 1).append("\tstale\tfleet:w").append(i)
-                .append("\tstale: fleet:w").append(i).append('\n');
-        Files.writeString(queue(), sb);
-        // Nobody reads its stdout: the drain takes the queue, then blocks on a full pipe.
-        Process stuck = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
-        assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
-                "the drain never moved the queue aside");
+        List<String> records = records(20_000, i -> "1\t" + (i + 1) + "\tstale\tfleet:w" + i + "\tstale: fleet:w" + i);
+        Process stuck = stuckDrain(records);
         Path left = privateFiles().get(0);
         stuck.destroyForcibly();
         assertTrue(stuck.waitFor(30, TimeUnit.SECONDS));
@@ -192,7 +170,7 @@ class DrainTest {
 
         TestKit.Result next = drain();
         assertEquals(0, next.exit(), next.stderr());
-        List<String> want = new ArrayList<>(List.of(sb.toString().split("\n")));
+        List<String> want = new ArrayList<>(records);
         want.add("2\t20001\tcheck\tlate.check.sh\tcheck: late.check.sh: later");
         assertEquals(want, next.lines());
         assertEquals(List.of(), privateFiles());
@@ -263,5 +241,22 @@ class DrainTest {
         } catch (IOException e) {
             return -1;
         }
+    }
+
+    private static List<String> records(int n, IntFunction<String> record) {
+        return IntStream.range(0, n).mapToObj(record).toList();
+    }
+
+    /**
+     * Queues {@code records}, then starts a drain whose stdout nobody reads: it moves the queue
+     * aside and blocks on a full pipe, mid-print, for as long as the test likes. Returns once the
+     * queue is aside.
+     */
+    private Process stuckDrain(List<String> records) throws IOException {
+        Files.writeString(queue(), String.join("\n", records) + "\n");
+        Process p = kit.start(TestKit.command("fm-wake-drain.java"), fixture.env(), null);
+        assertTrue(TestKit.waitFor(LIMIT, () -> privateFiles().size() == 1 && sizeOf(queue()) == 0),
+                "the drain never moved the queue aside");
+        return p;
     }
 }

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -37,7 +37,7 @@ class FastPathTest {
     private static Path jbangCache;
     /** A probe checkout built once; each test copies it (mtimes kept) and so starts with the helper's jar. */
     private static Path template;
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @BeforeAll
     static void buildTemplate() throws IOException {
@@ -53,11 +53,6 @@ class FastPathTest {
     @AfterAll
     static void dropTemplate() {
         SHARED.close();
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     @Test
@@ -141,9 +136,7 @@ class FastPathTest {
             assertEquals("main=1 a=1 b=forty opt=1 args=run" + i + "\n", r.stdout(), "run " + i);
             assertEquals("", r.stderr(), "run " + i);
         }
-        calls(c);
-        assertEquals("main=1 a=1 b=forty opt=1", probe(c).stdout().strip());
-        assertEquals(List.of(), calls(c), "one of them left a current cache behind");
+        assertRunsWithoutJBang(c, "main=1 a=1 b=forty opt=1", "one of them left a current cache behind");
     }
 
     @Test
@@ -318,9 +311,7 @@ class FastPathTest {
         assertTrue(r.stderr().contains(dir.toString()), "FM_DEBUG=1 says what was repaired: " + r.stderr());
         assertFalse(Files.exists(planted), "what someone else left in it is gone");
         assertPrivate(dir);
-        calls(c);
-        assertEquals("main=1 a=1 b=2 opt=1", probe(c).stdout().strip());
-        assertEquals(List.of(), calls(c), "and the rebuilt cache is used");
+        assertRunsWithoutJBang(c, "main=1 a=1 b=2 opt=1", "and the rebuilt cache is used");
     }
 
     @Test
@@ -471,6 +462,13 @@ class FastPathTest {
         TestKit.Result r = kit.run(cmd, env(), c, LIMIT);
         assertEquals(0, r.exit(), r.stderr());
         return r;
+    }
+
+    /** A run of the probe now prints {@code facts} and calls JBang not at all: its cache is current. */
+    private void assertRunsWithoutJBang(Path c, String facts, String why) throws Exception {
+        calls(c);
+        assertEquals(facts, probe(c).stdout().strip());
+        assertEquals(List.of(), calls(c), why);
     }
 
     /** The JBang calls logged since the last look (the log is emptied). */

@@ -6,8 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,18 +18,8 @@ import org.junit.jupiter.api.Test;
 class FleetTest {
     private static final Duration LIMIT = Duration.ofSeconds(120);
 
-    private TestKit kit;
-    private TestKit.Home self;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        kit = new TestKit();
-        self = new TestKit.Home(kit, "fm-fleet-self").set("FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
-    }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home self = kit.home("fm-fleet-self", TestKit.QUIET);
 
     private static String entry(String id, String summary, Path home) {
         return "- " + id + " - " + summary + " (home: " + home + "; scope: the " + id + " repos; projects: p1, p2; added 2025-03-01)";
@@ -38,8 +27,8 @@ class FleetTest {
 
     @Test
     void theFleetAtAGlanceWithOneSupervisedOneDownOneMissing() throws Exception {
-        TestKit.Home alpha = new TestKit.Home(kit, kit.tempDir("fm-fleet").resolve("alpha home")).set(
-                "FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0", "FM_HEARTBEAT", "3600", "FM_CHECK_INTERVAL", "3600");
+        TestKit.Home alpha = new TestKit.Home(kit, kit.tempDir("fm-fleet").resolve("alpha home"));
+        alpha.env.putAll(TestKit.QUIET);
         Files.writeString(alpha.state.resolve("a1.meta"), "kind=ship\n");
         TestKit.Lines watcher = alpha.lines("fm-watch-arm.java");
         long pid = watcher.process.pid();

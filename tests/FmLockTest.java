@@ -19,7 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,12 +30,7 @@ import org.junit.jupiter.api.Test;
 class FmLockTest {
     private static final long ME = ProcessHandle.current().pid();
     private static final Duration ZERO = Duration.ZERO; // FM_LOCK_STALE_AFTER=0, the harshest setting
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ threads
 

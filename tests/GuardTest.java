@@ -9,7 +9,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -36,23 +36,11 @@ class GuardTest {
         return "WARNING: queued wakes pending - drain them with " + advice("fm-wake-drain.java") + " before anything else.";
     }
 
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     /** The temp home; the guard runs under the C locale, since the banner must stay UTF-8 whatever the locale. */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        fixture = new TestKit.Home(kit, "fm-guard").set("LC_ALL", "C");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    private final TestKit.Home fixture = kit.home("fm-guard", Map.of("LC_ALL", "C"));
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
 
     @Test
     void silentWithoutTasksEvenWhenTheWatcherIsDownAndWakesAreQueued() throws IOException {

@@ -6,7 +6,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,12 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class IdentityTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** A live process whose /proc facts are readable. */
     private Process live() throws Exception {

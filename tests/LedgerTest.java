@@ -13,8 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -27,28 +26,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class LedgerTest {
     private static final Duration LIMIT = Duration.ofSeconds(90);
-    private static final long H = 3_600_000L;
+    private static final long H = TimeUnit.HOURS.toMillis(1);
 
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-ledger").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-ledger", TestKit.QUIET);
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
 
     private Path ledger() { return state.resolve(Ledger.NAME); }
 
@@ -229,10 +212,10 @@ class LedgerTest {
     void concurrentAppendsNeverInterleave() throws Exception {
         int writers = 4;
         int records = 400;
-        TestKit.javaCommand("tests/ledger-append.java");
+        TestKit.javaCommand("tests/helpers/ledger-append.java");
         List<Process> ps = new ArrayList<>();
         for (int w = 0; w < writers; w++) {
-            ps.add(kit.start(TestKit.command("tests/ledger-append.java", state.toString(), Integer.toString(records), "700"),
+            ps.add(kit.start(TestKit.command("tests/helpers/ledger-append.java", state.toString(), Integer.toString(records), "700"),
                     Map.of(), home));
         }
         for (Process p : ps) {

@@ -8,8 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,32 +16,13 @@ import org.junit.jupiter.api.Test;
  * looking dead), each reproduced against the real scripts.
  */
 class LivenessTest {
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-live").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_GUARD_GRACE", "2",
-                "FM_WATCHER_STALE_GRACE", "2",
-                "FM_BEACON_MAX_AGE", "1",
-                "FM_ARM_CONFIRM_TIMEOUT", "15");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    /** Short graces, so that a dead or wedged watcher is seen as one within seconds (WaitNoticeTest's too). */
+    static final Map<String, String> KNOBS = TestKit.knobs(TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5", "FM_GUARD_GRACE", "2",
+            "FM_WATCHER_STALE_GRACE", "2", "FM_BEACON_MAX_AGE", "1", "FM_ARM_CONFIRM_TIMEOUT", "15");
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-live", KNOBS);
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
 
     private TestKit.Lines arm(Map<String, String> env) throws IOException {
         return new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));

@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,12 +22,7 @@ import org.junit.jupiter.api.Test;
 class LockIdentityTest {
     private static final Map<String, String> STALE_ZERO = Map.of("FM_LOCK_STALE_AFTER", "0");
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
 
     private TestKit.Lines javaHolder(Path lock) throws Exception {
         TestKit.Lines h = new TestKit.Lines(kit.start(
@@ -116,28 +111,12 @@ class LockIdentityTest {
         assumeTrue("root".equals(Files.getOwner(Path.of("/proc/self")).getName()), "needs root to mount /proc and run as nobody");
         Path dir = kit.tempDir("fm-hidden");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-        List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
-        int cp = cmd.indexOf("-classpath") + 1;
-        Path jar = dir.resolve("FmLock.jar");
-        Files.copy(Path.of(cmd.get(cp)), jar);
-        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
-        cmd.set(cp, jar.toString());
+        List<String> cmd = LockRaceTest.fmLockCopiedTo(dir);
         cmd.addAll(0, List.of("unshare", "-m", "sh", "-c",
                 "mount -t proc -o hidepid=2 proc /proc && exec runuser -u nobody -- \"$@\"", "sh"));
         Process holder = kit.sleeper();
         assertTrue(TestKit.waitFor(LIMIT, () -> FmProc.identity(holder.pid()).isPresent()));
-        for (boolean withIdentity : List.of(false, true)) {
-            Path lock = dir.resolve(withIdentity ? "with-identity" : "plain");
-            FmLockTest.dirLock(lock, holder.pid() + "\n");
-            if (withIdentity) Files.writeString(lock.resolve("pid-identity"), FmProc.identity(holder.pid()).orElseThrow() + "\n");
-            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rwxrwxrwx"));
-            List<String> attempt = new ArrayList<>(cmd);
-            attempt.addAll(List.of("try-acquire", lock.toString()));
-            TestKit.Result r = kit.run(attempt, STALE_ZERO, null, LIMIT);
-            assertEquals("held pid=" + holder.pid() + "\n", r.stdout(), lock + ": " + r.stderr());
-            assertEquals(1, r.exit(), r.stderr());
-            assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
-        }
+        LockRaceTest.assertHolderKeepsItsLock(kit, dir, cmd, holder);
         // The same contender does reclaim a dead holder's lock there (the test can fail both ways).
         Path dead = FmLockTest.dirLock(dir.resolve("dead"), FmLockTest.deadPid() + "\n");
         Files.setPosixFilePermissions(dead, PosixFilePermissions.fromString("rwxrwxrwx"));

@@ -2,10 +2,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -23,7 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -35,13 +33,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class LockRaceTest {
     private static final long ME = ProcessHandle.current().pid();
-    private static final Map<String, String> STALE_ZERO = Map.of("FM_LOCK_STALE_AFTER", "0");
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
-    }
+    static final Map<String, String> STALE_ZERO = Map.of("FM_LOCK_STALE_AFTER", "0");
+    @AutoClose private final TestKit kit = new TestKit();
 
     /** A started process with its output collected as it comes. */
     record Run(Process p, StringBuilder out, StringBuilder err, List<Thread> pumps) {
@@ -98,8 +91,7 @@ class LockRaceTest {
     void fortyProcessesRacingADeadHoldersDirectoryLockYieldExactlyOneHolder() throws Exception {
         Path dir = kit.tempDir("fm-race");
         Path lock = dir.resolve("l");
-        long dead = FmLockTest.deadPid();
-        FmLockTest.dirLock(lock, dead + "\n");
+        long dead = deadHolder(lock);
         FmLockTest.age(lock.resolve("pid"), Duration.ofHours(1));
         FmLockTest.age(lock, Duration.ofHours(1));
         List<Run> runs = race(TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", "300"), Map.of());
@@ -154,14 +146,14 @@ class LockRaceTest {
      * Threads of this JVM and a stream of lock-witness.java processes contend for one lock at
      * FM_LOCK_STALE_AFTER=0 for 20 s or more. Processes die holding it (Runtime.halt, or SIGKILL from
      * here aimed at whoever the witness names), and are paused with SIGSTOP past the 2 s grace
-     * at random steps. The witness (see lock-witness.java) must never see two holders.
+     * at random steps. The witness (tests/helpers/Witness.java) must never see two holders.
      */
     @Test
     void contendersThatDieAndPauseNeverMakeTwoHolders() throws Exception {
         Path dir = kit.tempDir("fm-stress");
         Path lock = dir.resolve("l");
         Path witness = dir.resolve("critical");
-        List<String> script = TestKit.javaCommand("tests/lock-witness.java");
+        List<String> script = TestKit.javaCommand("tests/helpers/lock-witness.java");
         List<String> violations = Collections.synchronizedList(new ArrayList<>());
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong threadAttempts = new AtomicLong();
@@ -169,7 +161,7 @@ class LockRaceTest {
         AtomicLong reclaimed = new AtomicLong();
         List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            Witness w = new Witness(witness, "t" + i, violations);
+            Witness w = new Witness(witness, "t" + i, violations::add);
             Thread t = new Thread(() -> {
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 try {
@@ -221,7 +213,7 @@ class LockRaceTest {
                 }
                 long now = System.nanoTime();
                 if (now >= nextKill) { // SIGKILL whichever process is inside the critical section
-                    Run inside = procs.get(ownerPid(witness));
+                    Run inside = procs.get(Witness.ownerPid(witness));
                     if (inside != null && inside != paused) {
                         inside.p().destroyForcibly();
                         kills++;
@@ -278,72 +270,46 @@ class LockRaceTest {
         assertTrue(kills >= 3 && reclaimed.get() >= 1, "holders were killed inside and reclaimed from: " + summary);
         // Whatever the last holder left, the lock is not wedged.
         FmLock.Held last = FmLock.acquireWithin(lock, Duration.ofSeconds(10));
-        new Witness(witness, "final", violations).enter();
+        new Witness(witness, "final", violations::add).enter();
         last.close();
         assertEquals(List.of(), violations);
     }
 
-    /** The witness rules of lock-witness.java, for this JVM's threads (names carry the thread's tag). */
-    static final class Witness {
-        private final Path path;
-        private final String me;
-        private final List<String> violations;
-
-        Witness(Path path, String tag, List<String> violations) {
-            this.path = path;
-            this.me = ME + ":" + startMillis(ME) + ":" + tag;
-            this.violations = violations;
-        }
-
-        /** True when a dead holder's leftover had to be cleared first. */
-        boolean enter() throws IOException {
-            try {
-                Files.createSymbolicLink(path, Path.of(me));
-                return false;
-            } catch (FileAlreadyExistsException e) {
-                String other = owner(path);
-                if (other.isEmpty() || running(other)) violations.add(me + " entered while " + other + " was inside");
-                Files.deleteIfExists(path);
-                try {
-                    Files.createSymbolicLink(path, Path.of(me));
-                } catch (FileAlreadyExistsException again) {
-                    violations.add("someone entered while " + me + " cleared " + other + "'s leftover");
-                }
-                return true;
-            }
-        }
-
-        void leave() throws IOException {
-            String now = owner(path);
-            if (!now.equals(me)) violations.add(me + " leaving, the witness names '" + now + "'");
-            Files.deleteIfExists(path);
-        }
-
-        static String owner(Path path) throws IOException {
-            try {
-                return Files.readSymbolicLink(path).toString();
-            } catch (NoSuchFileException e) {
-                return "";
-            }
-        }
-
-        static boolean running(String owner) {
-            String[] f = owner.split(":");
-            long pid = Long.parseLong(f[0]);
-            return ProcessHandle.of(pid).isPresent() && Long.toString(startMillis(pid)).equals(f[1]);
-        }
-
-        static long startMillis(long pid) {
-            return FmProc.startOf(pid).map(java.time.Instant::toEpochMilli).orElse(-1L);
+    /**
+     * {@code cmd} (FmLock.java's command, run as another user) tries a live {@code holder}'s lock
+     * in {@code dir}, without and with the holder's identity record: the holder keeps it each time.
+     */
+    static void assertHolderKeepsItsLock(TestKit kit, Path dir, List<String> cmd, Process holder) throws Exception {
+        for (boolean withIdentity : List.of(false, true)) {
+            Path lock = dir.resolve(withIdentity ? "with-identity" : "plain");
+            FmLockTest.dirLock(lock, holder.pid() + "\n");
+            if (withIdentity) Files.writeString(lock.resolve("pid-identity"), FmProc.identity(holder.pid()).orElseThrow() + "\n");
+            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rwxrwxrwx"));
+            List<String> attempt = new ArrayList<>(cmd);
+            attempt.addAll(List.of("try-acquire", lock.toString()));
+            TestKit.Result r = kit.run(attempt, STALE_ZERO, null, Duration.ofSeconds(60));
+            assertEquals("held pid=" + holder.pid() + "\n", r.stdout(), lock + ": " + r.stderr());
+            assertEquals(1, r.exit(), r.stderr());
+            assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
         }
     }
 
-    static long ownerPid(Path witness) {
-        try {
-            return Long.parseLong(Witness.owner(witness).split(":")[0]);
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
+    /** Makes {@code lock} a directory lock whose holder is dead; returns that dead pid. */
+    static long deadHolder(Path lock) throws Exception {
+        long dead = FmLockTest.deadPid();
+        FmLockTest.dirLock(lock, dead + "\n");
+        return dead;
+    }
+
+    /** FmLock.java's command with its jar copied into {@code dir}, for a user who cannot read this checkout. */
+    static List<String> fmLockCopiedTo(Path dir) throws IOException {
+        List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
+        int cp = cmd.indexOf("-classpath") + 1;
+        Path jar = dir.resolve("FmLock.jar");
+        Files.copy(Path.of(cmd.get(cp)), jar);
+        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
+        cmd.set(cp, jar.toString());
+        return cmd;
     }
 
     /** kill -SIG pid: Java has no SIGSTOP/SIGCONT/SIGINT of its own. */
@@ -369,26 +335,10 @@ class LockRaceTest {
         Path dir = kit.tempDir("fm-users");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
         // The jar lives under /root, which nobody cannot read: give it a copy.
-        List<String> cmd = new ArrayList<>(TestKit.javaCommand("FmLock.java"));
-        int cp = cmd.indexOf("-classpath") + 1;
-        Path jar = dir.resolve("FmLock.jar");
-        Files.copy(Path.of(cmd.get(cp)), jar);
-        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
-        cmd.set(cp, jar.toString());
+        List<String> cmd = fmLockCopiedTo(dir);
         cmd.addAll(0, List.of("runuser", "-u", "nobody", "--"));
         Process holder = kit.sleeper();
-        for (boolean withIdentity : List.of(false, true)) {
-            Path lock = dir.resolve(withIdentity ? "with-identity" : "plain");
-            FmLockTest.dirLock(lock, holder.pid() + "\n");
-            if (withIdentity) Files.writeString(lock.resolve("pid-identity"), FmProc.identity(holder.pid()).orElseThrow() + "\n");
-            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rwxrwxrwx"));
-            List<String> attempt = new ArrayList<>(cmd);
-            attempt.addAll(List.of("try-acquire", lock.toString()));
-            TestKit.Result r = kit.run(attempt, STALE_ZERO, null, Duration.ofSeconds(60));
-            assertEquals("held pid=" + holder.pid() + "\n", r.stdout(), lock + ": " + r.stderr());
-            assertEquals(1, r.exit(), r.stderr());
-            assertEquals(holder.pid() + "\n", Files.readString(lock.resolve("pid")));
-        }
+        assertHolderKeepsItsLock(kit, dir, cmd, holder);
     }
 
     // ------------------------------------------------------------------ the command line
@@ -565,8 +515,7 @@ class LockRaceTest {
     void aPausedStealerKeepsItsMutexAndBacksOffWhenTheLockWasRecreated() throws Exception {
         Path dir = kit.tempDir("fm-paused");
         Path lock = dir.resolve("l");
-        long dead = FmLockTest.deadPid();
-        FmLockTest.dirLock(lock, dead + "\n");
+        long dead = deadHolder(lock);
         try (Debuggee d = fmLock(kit, "try-acquire", lock.toString(), "--hold", "300")) {
             d.stopAt("FmLock$Snapshot", "of", 2); // judged abandoned, holds the mutex, about to look again
             d.go();

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,14 +17,8 @@ import org.junit.jupiter.api.Test;
  * command lines, frozen by a debugger at a chosen step (Debuggee).
  */
 class LockReleaseTest {
-    private static final long ME = ProcessHandle.current().pid();
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
 
     /**
      * The holder is frozen in its release between deciding the link is still its own and
@@ -34,13 +28,10 @@ class LockReleaseTest {
      */
     @Test
     void aReleaseNeverRemovesTheLinkOfAStealerThatTookOverInItsGap() throws Exception {
-        Path dir = kit.tempDir("fm-release");
-        Path lock = dir.resolve("l");
-        Path steal = dir.resolve("l.steal");
-        try (Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString(), "--hold", "2")) {
-            d.stopAt("FmLock", "deleteQuietly", 1); // the release's removal of the link, after its check
-            d.go();
-            d.awaitStop();
+        Path lock = kit.tempDir("fm-release").resolve("l");
+        Path steal = lock.resolveSibling("l.steal");
+        // Stopped at the release's removal of the link, after its check.
+        try (Debuggee d = stoppedInRelease(lock, "2", 1)) {
             Path holderOwner = Files.readSymbolicLink(lock);
             assertEquals(d.pid() + "\n", Files.readString(holderOwner.resolve("pid")), "stopped before the link went");
             // The takeover a stealer performs, through the steal mutex as docs/lock.md requires.
@@ -49,7 +40,7 @@ class LockReleaseTest {
             if (mutex.acquired()) {
                 try (FmLock.Held m = mutex.held().get()) {
                     Files.delete(lock);
-                    thiefOwner = FmLockTest.linkLock(lock, "thief", ME + "\n");
+                    thiefOwner = FmLockTest.linkLock(lock, "thief", ProcessHandle.current().pid() + "\n");
                 }
             } else {
                 assertEquals(d.pid(), mutex.holder().orElse(-1), "the releasing holder owns the steal mutex");
@@ -130,10 +121,8 @@ class LockReleaseTest {
         Path dir = kit.tempDir("fm-release");
         Path lock = dir.resolve("l");
         Path steal = dir.resolve("l.steal");
-        try (Debuggee d = LockRaceTest.fmLock(kit, "try-acquire", lock.toString(), "--hold", "1")) {
-            d.stopAt("FmLock", "deleteQuietly", 2); // link removed; the mutex's own removal comes next
-            d.go();
-            d.awaitStop();
+        // Stopped with the link removed; the mutex's own removal comes next.
+        try (Debuggee d = stoppedInRelease(lock, "1", 2)) {
             assertFalse(Files.exists(lock, LinkOption.NOFOLLOW_LINKS), "stopped after the link went");
             assertEquals(d.pid() + "\n", Files.readString(steal.resolve("pid")), "stopped holding the steal mutex");
             d.process().destroyForcibly();
@@ -152,5 +141,11 @@ class LockReleaseTest {
         TestKit.Result r = kit.run(TestKit.command("FmLock.java", "try-acquire", lock.toString()), Map.of(), null, LIMIT);
         assertTrue(r.stdout().startsWith("acquired pid="), r.stdout() + r.stderr());
         assertEquals(List.of(), FmLockTest.names(dir));
+    }
+
+    /** FmLock.java holding {@code lock} for {@code hold} seconds, stopped at its {@code nth} removal of a lock file. */
+    private Debuggee stoppedInRelease(Path lock, String hold, int nth) throws Exception {
+        return Debuggee.stoppedAt(kit, TestKit.command("FmLock.java", "try-acquire", lock.toString(), "--hold", hold),
+                LockRaceTest.STALE_ZERO, "FmLock", "deleteQuietly", nth);
     }
 }

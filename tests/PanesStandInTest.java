@@ -7,21 +7,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * Pane captures through a tmux stand-in that runs only the first command of a call and ignores
- * the rest, as firstmate's own test doubles do (tests/fake-tmux-first/tmux). A batched call
+ * the rest, as firstmate's own test doubles do (tests/helpers/fake-tmux-first/tmux). A batched call
  * then succeeds with no separator at all; the watcher must switch to one capture per call and
  * judge every window, not count them blind.
  */
 class PanesStandInTest {
-    private static final Path STAND_IN = TestKit.root().resolve("tests/fake-tmux-first");
+    private static final Path STAND_IN = TestKit.root().resolve("tests/helpers/fake-tmux-first");
     private static final String BLIND = " (pane unreadable - ";
 
-    private TestKit kit;
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home fixture;
     private Path home;
     private Path state;
@@ -29,7 +29,6 @@ class PanesStandInTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        kit = new TestKit();
         fake = kit.tempDir("fm-standin-tmux");
         // The stand-in first on PATH, answering from the frames in FAKE_TMUX_DIR.
         fixture = new TestKit.Home(kit, "fm-standin").set("FAKE_TMUX_DIR", fake.toString(), "PATH", STAND_IN + ":/usr/local/bin:/usr/bin:/bin");
@@ -43,14 +42,11 @@ class PanesStandInTest {
         Files.writeString(fake.resolve("pane-fleet_c"), "agent c\n  esc to interrupt\n"); // busy: never stale
     }
 
-    @AfterEach
-    void tearDown() { kit.close(); }
-
     @Test
     void everyWindowIsJudgedAndNoneCountedBlind() throws Exception {
         // Poll 1 sees the first capture of each window; polls 2 and 3 repeat it: a is stale at 3,
         // then b (a stays reported); c shows a busy footer throughout.
-        TestKit.Result r = kit.run(TestKit.command("tests/panes-poll.java", "5"), fixture.env(), null, Duration.ofSeconds(120));
+        TestKit.Result r = kit.run(TestKit.command("tests/helpers/panes-poll.java", "5"), fixture.env(), null, Duration.ofSeconds(120));
         assertEquals(0, r.exit(), r.stdout() + r.stderr());
         List<String> wakes = new ArrayList<>();
         for (String line : r.lines()) if (line.startsWith("wake ") || line.equals("none")) wakes.add(line);

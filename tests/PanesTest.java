@@ -9,29 +9,22 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
- * The pane phase (docs/watcher.md "Panes"), run through tests/panes-poll.java so that PATH and
+ * The pane phase (docs/watcher.md "Panes"), run through tests/helpers/panes-poll.java so that PATH and
  * TMUX_TMPDIR reach tmux exactly as they would reach a watcher's. Real tmux servers (each on
- * a private socket directory) for staleness and busy footers; tests/fake-tmux/tmux for
+ * a private socket directory) for staleness and busy footers; tests/helpers/fake-tmux/tmux for
  * animation, failures, hangs and the exact arguments.
  */
 class PanesTest {
     private static final Path ROOT = TestKit.root();
-    private static final Path FAKE_TMUX = ROOT.resolve("tests/fake-tmux");
+    private static final Path FAKE_TMUX = ROOT.resolve("tests/helpers/fake-tmux");
     private static final String SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
     private static final String NONE = "none";
 
-    private TestKit kit;
-
-    @BeforeEach
-    void setUp() { kit = new TestKit(); }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     // ------------------------------------------------------------------ real tmux
 
@@ -387,7 +380,7 @@ class PanesTest {
     private List<Poll> polls(Map<String, String> env, int n, String... extra) throws IOException {
         List<String> args = new ArrayList<>(List.of(Integer.toString(n)));
         args.addAll(List.of(extra));
-        TestKit.Result r = kit.run(TestKit.command("tests/panes-poll.java", args.toArray(String[]::new)), env, null,
+        TestKit.Result r = kit.run(TestKit.command("tests/helpers/panes-poll.java", args.toArray(String[]::new)), env, null,
                 Duration.ofSeconds(120));
         assertEquals(0, r.exit(), "driver failed:\n" + r.stdout() + r.stderr());
         assertFalse(r.stderr().contains("Exception"), r.stderr());

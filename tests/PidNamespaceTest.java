@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -22,18 +22,13 @@ import org.junit.jupiter.api.Test;
  */
 class PidNamespaceTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
 
     @BeforeEach
     void needsNamespaces() throws Exception {
         assumeTrue("root".equals(Files.getOwner(Path.of("/proc/self")).getName()), "creating a pid namespace needs root");
         TestKit.Result probe = kit.run(List.of("unshare", "--pid", "--fork", "--mount-proc", "true"), Map.of(), null, LIMIT);
         assumeTrue(probe.exit() == 0, "unshare cannot create a pid namespace here: " + probe.stderr().strip());
-    }
-
-    @AfterEach
-    void cleanUp() {
-        kit.close();
     }
 
     /** {@code script args} run as the first process of a new pid namespace; it dies with us. */

@@ -91,11 +91,11 @@ class QueueSafetyTest {
                     state.resolve(".wake-queue.lock").toString()), Map.of(), null, LIMIT);
             assertEquals("held pid=" + d.process.pid() + "\n", contender.stdout(),
                     "a second holder while the drain's " + step + " is unfinished: " + contender.stderr());
-            TestKit.Result oneTry = kit.run(TestKit.command("tests/queue-append.java", state.toString(), "sneak", "1"),
+            TestKit.Result oneTry = kit.run(TestKit.command("tests/helpers/queue-append.java", state.toString(), "sneak", "1"),
                     Map.of("FM_QUEUE_LOCK_WAIT", "0"), null, LIMIT);
             assertEquals(1, oneTry.exit(), "an appender got in while the drain's " + step + " was unfinished");
             assertTrue(oneTry.stderr().contains("pid " + d.process.pid()), oneTry.stderr());
-            Process appender = kit.start(TestKit.command("tests/queue-append.java", state.toString(), "late", "1"),
+            Process appender = kit.start(TestKit.command("tests/helpers/queue-append.java", state.toString(), "late", "1"),
                     Map.of(), null);
 
             d.go(); // the step ends; the lock is released after it, never before
@@ -155,11 +155,7 @@ class QueueSafetyTest {
      */
     @Test
     void aNearlyFullDiskNeverBlocksTheDrain() throws Exception {
-        useHome(smallDisk(256));
-        Path left = leftoverOfAKilledDrain("old", 1000);
-        List<String> want = new ArrayList<>(Files.readAllLines(left));
-        want.addAll(appendRecords("new", 1000));
-        fill(24 << 10);
+        List<String> want = nearlyFullWithLeftover();
 
         TestKit.Result r = drain();
         assertEquals(0, r.exit(), r.stderr());
@@ -170,17 +166,26 @@ class QueueSafetyTest {
     }
 
     /**
+     * A 256 KiB file system with 24 KiB free, holding 1000 records left by a killed drain and
+     * 1000 queued after it; returns them in the order a drain must print them.
+     */
+    private List<String> nearlyFullWithLeftover() throws Exception {
+        useHome(smallDisk(256));
+        Path left = leftoverOfAKilledDrain("old", 1000);
+        List<String> want = new ArrayList<>(Files.readAllLines(left));
+        want.addAll(appendRecords("new", 1000));
+        fill(24 << 10);
+        return want;
+    }
+
+    /**
      * The same full disk, and a drain whose reader goes away: its records cannot be copied back
      * into the queue, so they are left in files the next drain takes over, and a record queued
      * meanwhile still comes after them.
      */
     @Test
     void aDrainThatFailsOnAFullDiskLeavesItsRecordsInOrderForTheNext() throws Exception {
-        useHome(smallDisk(256));
-        Path left = leftoverOfAKilledDrain("old", 1000);
-        List<String> want = new ArrayList<>(Files.readAllLines(left));
-        want.addAll(appendRecords("new", 1000));
-        fill(24 << 10);
+        List<String> want = nearlyFullWithLeftover();
 
         TestKit.Result failed = drainWithoutReader();
         assertEquals(1, failed.exit(), failed.stderr());
@@ -338,7 +343,7 @@ class QueueSafetyTest {
         String gone = WakeQueue.DRAINING_PREFIX + "2000000000";
         Files.writeString(state.resolve(gone + ".1f"), "1\t1\tsignal\tleft\tL\n");
 
-        List<String> append = traced("append", TestKit.command("tests/queue-append.java", state.toString(), "a", "2"));
+        List<String> append = traced("append", TestKit.command("tests/helpers/queue-append.java", state.toString(), "a", "2"));
         assertForcedBeforeRelease(append, "the append");
         String tmp = ".wake-queue.seq.tmp.";
         Integer tmpFd = null;
@@ -420,7 +425,7 @@ class QueueSafetyTest {
     /** Appends {@code n} records with keys {@code tag-0...} through a real appender; returns them as queued. */
     private List<String> appendRecords(String tag, int n) throws IOException {
         List<String> before = Files.exists(queue()) ? Files.readAllLines(queue()) : List.of();
-        TestKit.Result r = kit.run(TestKit.command("tests/queue-append.java", state.toString(), tag,
+        TestKit.Result r = kit.run(TestKit.command("tests/helpers/queue-append.java", state.toString(), tag,
                 Integer.toString(n), Integer.toString(n)), Map.of(), null, LIMIT);
         assertEquals(0, r.exit(), r.stderr());
         List<String> after = Files.readAllLines(queue());

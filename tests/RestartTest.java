@@ -8,8 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,34 +19,13 @@ import org.junit.jupiter.api.Test;
  */
 class RestartTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-    private Path lock;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-restart").set(
-                "FM_POLL", "0.2",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_ARM_CONFIRM_TIMEOUT", "3");
-        home = fixture.home;
-        state = fixture.state;
-        lock = state.resolve(".watch.lock");
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-restart", TestKit.QUIET, "FM_ARM_CONFIRM_TIMEOUT", "3");
+    private final Path lock = fixture.state.resolve(".watch.lock");
 
     /** This home's and this checkout's names, as a watcher writes them right after its lock. */
     private void nameThisHome() throws IOException {
-        Files.writeString(lock.resolve("fm-home"), home + "\n");
+        Files.writeString(lock.resolve("fm-home"), fixture.home + "\n");
         Files.writeString(lock.resolve("watcher-path"), TestKit.root().resolve("fm-watch.java").toRealPath() + "\n");
     }
 
@@ -59,7 +37,7 @@ class RestartTest {
         Path owner = Files.readSymbolicLink(lock);
         nameThisHome();
         Files.deleteIfExists(lock.resolve("pid-identity")); // as if it had not written it yet
-        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home, LIMIT);
+        TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), fixture.home, LIMIT);
         assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
         assertNotEquals(0, r.exit());
         List<String> err = r.stderr().lines().toList();
@@ -88,7 +66,7 @@ class RestartTest {
             FmLock.Attempt a = FmLock.tryAcquire(lock, Duration.ZERO);
             a.held().ifPresent(FmLock.Held::close);
             assertFalse(a.acquired(), "a holder frozen after linking was robbed");
-            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), home, LIMIT);
+            TestKit.Result r = kit.run(TestKit.command("fm-watch-arm.java", "--restart"), fixture.env(), fixture.home, LIMIT);
             assertEquals("watcher: FAILED - no live watcher with a fresh beacon\n", r.stdout(), r.stderr());
             assertEquals(owner, Files.readSymbolicLink(lock));
             d.go();

@@ -7,8 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,27 +21,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ReusedPidTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
-    private TestKit kit;
-    private TestKit.Home fixture;
-    private Path home;
-    private Path lock;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-reused").set(
-                "FM_POLL", "0.2",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_ARM_CONFIRM_TIMEOUT", "3");
-        home = fixture.home;
-        lock = fixture.state.resolve(".watch.lock");
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-reused", TestKit.QUIET, "FM_ARM_CONFIRM_TIMEOUT", "3");
+    private final Path home = fixture.home;
+    private final Path lock = fixture.state.resolve(".watch.lock");
 
     /** A live {@code sleep 300} that will stand under the lock's pid. */
     private Process live() throws Exception {

@@ -3,7 +3,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,10 +14,7 @@ class SignalWatchTest {
     private static final Duration SOON = Duration.ofSeconds(10);
     private static final Duration QUIET = Duration.ofMillis(1500);
 
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     @Test
     void aWriteToALinkTargetElsewhereWakesButItsNeighboursDoNot() throws Exception {

@@ -9,8 +9,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,24 +22,9 @@ class StatusHistoryTest {
     /** A zone with a half-hour offset and no daylight saving: local time cannot pass for UTC by chance. */
     private static final String ZONE = "Asia/Kolkata";
 
-    private TestKit kit;
-    private TestKit.Home fixture;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-history").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "TZ", ZONE);
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-history", TestKit.QUIET, "TZ", ZONE);
+    private final Path state = fixture.state;
 
     private TestKit.Result status(String... args) throws Exception {
         Map<String, String> before = StatusTest.snapshot(state);

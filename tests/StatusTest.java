@@ -18,8 +18,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,26 +30,11 @@ class StatusTest {
     private static final Duration LIMIT = Duration.ofSeconds(90);
     private static final long H = 3_600_000L;
 
-    private TestKit kit;
-    /** The temp home with this class's knobs (set in setUp). */
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-status").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600");
-        home = fixture.home;
-        state = fixture.state;
-    }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
+    /** The temp home of each test, for a watcher only the test wakes. */
+    private final TestKit.Home fixture = kit.home("fm-status", TestKit.QUIET);
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
 
     /** Runs fm-status and proves it changed nothing in STATE. Only call it when nothing else writes there. */
     private TestKit.Result status(Map<String, String> env, String... args) throws Exception {

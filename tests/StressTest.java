@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,12 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class StressTest {
     private static final Duration LINE_LIMIT = Duration.ofSeconds(180);
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
-    }
+    @AutoClose private final TestKit kit = new TestKit();
 
     @Test
     void fortyArmsAtOnceThreeRoundsInARowEachLeaveExactlyOneWatcher() throws Exception {

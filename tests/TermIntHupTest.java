@@ -15,7 +15,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -42,10 +41,10 @@ class TermIntHupTest {
         int exitCode() { return 128 + number; }
     }
 
-    private TestKit kit;
-    private TestKit.Home fixture;
-    private Path home;
-    private Path state;
+    private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-signals", TestKit.QUIET, "FM_SIGNAL_GRACE", "0.5");
+    private final Path home = fixture.home;
+    private final Path state = fixture.state;
     /** Pids of check processes the watchers started: if they outlive a test we stop them. */
     private final List<Long> checkPids = new ArrayList<>();
 
@@ -59,18 +58,6 @@ class TermIntHupTest {
                 .findFirst().map(l -> l.substring("SigIgn:".length()).strip()).orElse("0");
         assertEquals(0, Long.parseUnsignedLong(ignored, 16) & 0b11, "the tests run with HUP or INT ignored (SigIgn "
                 + ignored + "): start them from a shell with job control, not under nohup or as a plain background job");
-    }
-
-    @BeforeEach
-    void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-signals").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600");
-        home = fixture.home;
-        state = fixture.state;
     }
 
     @AfterEach

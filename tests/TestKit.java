@@ -268,6 +268,34 @@ final class TestKit implements AutoCloseable {
     // ------------------------------------------------------------------ homes
 
     /**
+     * The knobs of a watcher that only the test wakes: quick polls, no signal linger, and no
+     * heartbeat or check sweep due within a test's time.
+     */
+    static final Map<String, String> QUIET = Map.of("FM_POLL", "0.2", "FM_SIGNAL_GRACE", "0", "FM_HEARTBEAT", "3600",
+            "FM_CHECK_INTERVAL", "3600");
+
+    /** {@code base} with the pairs {@code kv} on top. */
+    static Map<String, String> knobs(Map<String, String> base, String... kv) {
+        Map<String, String> m = new HashMap<>(base);
+        for (int i = 0; i < kv.length; i += 2) m.put(kv[i], kv[i + 1]);
+        return Map.copyOf(m);
+    }
+
+    /**
+     * A new temporary home with {@code knobs} and then the pairs {@code kv} set, in one call so that
+     * a test class can hold it in a field (a failure to make it fails the test, unchecked).
+     */
+    Home home(String prefix, Map<String, String> knobs, String... kv) {
+        try {
+            Home h = new Home(this, prefix);
+            h.env.putAll(knobs);
+            return h.set(kv);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
      * A temporary home with its state directory and the environment that points the scripts at
      * it: FM_HOME, a UTF-8 locale, and TMUX_TMPDIR inside the home so no real tmux server of the
      * machine is ever reached. Each test sets its own knobs on top ({@link #set}).

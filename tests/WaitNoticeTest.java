@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -22,26 +22,13 @@ import org.junit.jupiter.api.Test;
 class WaitNoticeTest {
     static final Duration LIMIT = Duration.ofSeconds(90);
 
-    private TestKit kit;
-    private TestKit.Home fixture;
+    @AutoClose private final TestKit kit = new TestKit();
+    private final TestKit.Home fixture = kit.home("fm-notice", LivenessTest.KNOBS);
 
     @BeforeEach
     void setUp() throws IOException {
-        kit = new TestKit();
-        fixture = new TestKit.Home(kit, "fm-notice").set(
-                "FM_POLL", "0.2",
-                "FM_SIGNAL_GRACE", "0.5",
-                "FM_HEARTBEAT", "3600",
-                "FM_CHECK_INTERVAL", "3600",
-                "FM_GUARD_GRACE", "2",
-                "FM_WATCHER_STALE_GRACE", "2",
-                "FM_BEACON_MAX_AGE", "1",
-                "FM_ARM_CONFIRM_TIMEOUT", "15");
         fixture.write("t.meta", "window=fleet:t\n");
     }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     /** {@code cmd} as one shell word each, for `script -c`. */
     static String shell(List<String> cmd) {
@@ -73,12 +60,18 @@ class WaitNoticeTest {
         return fixture.env("FM_HEARTBEAT", "3");
     }
 
+    /** The arm that replaces a frozen watcher, on a terminal with {@code redirect}; it must exit 0. */
+    private TestKit.Result replacingArm(String redirect) throws IOException {
+        TestKit.Result shown = onTerminal(TestKit.command("fm-watch-arm.java"), redirect, quickWake(), fixture.home);
+        assertEquals(0, shown.exit(), shown.stdout());
+        return shown;
+    }
+
     @Test
     void anArmOnATerminalSaysWhatItWaitsForOnStderrOnly() throws Exception {
         Process frozen = frozenWatcher();
         Path out = fixture.home.resolve("arm.out");
-        TestKit.Result shown = onTerminal(TestKit.command("fm-watch-arm.java"), ">'" + out + "'", quickWake(), fixture.home);
-        assertEquals(0, shown.exit(), shown.stdout());
+        TestKit.Result shown = replacingArm(">'" + out + "'");
         List<String> terminal = shown.stdout().lines().toList();
         assertEquals(List.of(
                 "waiting up to 2 s for pid " + frozen.pid() + "'s beacon\u2026",
@@ -117,8 +110,7 @@ class WaitNoticeTest {
         // stdin and stdout on a terminal, stderr to a file: System.console() would say "a terminal" here.
         Process frozen = frozenWatcher();
         Path err = fixture.home.resolve("arm.err");
-        TestKit.Result shown = onTerminal(TestKit.command("fm-watch-arm.java"), "2>'" + err + "'", quickWake(), fixture.home);
-        assertEquals(0, shown.exit(), shown.stdout());
+        TestKit.Result shown = replacingArm("2>'" + err + "'");
         assertEquals("", Files.readString(err), "stderr is a file: no notes");
         assertTrue(shown.stdout().startsWith("watcher: replacing wedged pid=" + frozen.pid() + " "), shown.stdout());
 

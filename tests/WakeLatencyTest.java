@@ -8,7 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,10 +24,7 @@ class WakeLatencyTest {
     /** How far into the 15 s wait each trial writes: early, middle, late. */
     private static final long[] OFFSETS_MS = {1500, 3000, 6000};
 
-    private final TestKit kit = new TestKit();
-
-    @AfterEach
-    void tearDown() { kit.close(); }
+    @AutoClose private final TestKit kit = new TestKit();
 
     @Test
     void aStatusWriteWakesWithinTheGracePlusTwoSecondsAtTheDefaultPoll() throws Exception {

@@ -18,13 +18,13 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The queue in-process: the record format, deduplication, and the drain's failure paths. */
 class WakeQueueTest {
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private FmHome home;
     private WakeQueue queue;
 
@@ -33,11 +33,6 @@ class WakeQueueTest {
         TestKit.Home dir = new TestKit.Home(kit, "fm-wq");
         home = FmHome.of(dir.home, dir.state, dir.home.resolve("fm-watch.java"));
         queue = new WakeQueue(home, new Knobs(Map.of()));
-    }
-
-    @AfterEach
-    void tearDown() {
-        kit.close();
     }
 
     // ------------------------------------------------------------------ format

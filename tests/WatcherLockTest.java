@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,19 +26,15 @@ import org.junit.jupiter.params.provider.CsvSource;
 class WatcherLockTest {
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home rig;
 
     @BeforeEach
     void setUp() throws IOException { rig = WatcherTest.rig(kit); }
 
-    @AfterEach
-    void tearDown() { kit.close(); }
-
     @Test
     void theLockNamesThisWatcherAndIsReleasedAfterTheWake() throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path lock = rig.state.resolve(".watch.lock");
 
         assertTrue(Files.isSymbolicLink(lock));
@@ -67,8 +63,7 @@ class WatcherLockTest {
     // ignored, and a JVM keeps an inherited "ignore", so its outcome depends on the caller.
     @ParameterizedTest @CsvSource({"TERM, 143", "HUP, 129"})
     void termAndHupReleaseTheLockAndExit128PlusSignal(String sig, int exit) throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         signal(sig, p.pid());
         TestKit.Result r = TestKit.finish(p, LIMIT);
         assertEquals(exit, r.exit(), sig + ": " + r.stderr());
@@ -80,8 +75,7 @@ class WatcherLockTest {
     void theBeaconStaysFreshThroughALongLinger() throws Exception {
         rig.env.put("FM_SIGNAL_GRACE", "20");
         rig.env.put("FM_BEACON_MAX_AGE", "2");
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path status = rig.write("slow.status", "working\n");
         long t0 = System.nanoTime();
         double worst = 0;
@@ -101,8 +95,7 @@ class WatcherLockTest {
     void theBeaconIsFreshBetweenPollsAndGoesStaleWhenTheWatcherIsStopped() throws Exception {
         rig.env.put("FM_BEACON_MAX_AGE", "1");
         rig.env.put("FM_POLL", "4");
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         double worst = 0;
         long until = System.nanoTime() + Duration.ofSeconds(6).toNanos();
         while (System.nanoTime() < until) { // spans a whole 4 s wait between polls
@@ -125,8 +118,7 @@ class WatcherLockTest {
 
     @Test
     void aReplacedLockMakesTheWatcherLeaveSilentlyWithoutTouchingIt() throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
         Process other = kit.sleeper();
@@ -151,11 +143,10 @@ class WatcherLockTest {
 
     @Test
     void aLockWhosePidNowNamesSomeoneElseIsLeftExactlyAsFound() throws Exception {
-        Process p = rig.start("fm-watch.java");
-        WatcherTest.awaitPolling(rig, p);
+        Process p = pollingWatcher();
+        Process other = kit.sleeper();
         Path lock = rig.state.resolve(".watch.lock");
         Path ourOwner = lock.resolveSibling(Files.readSymbolicLink(lock));
-        Process other = kit.sleeper();
         List<String> files; // listed first: the watcher may leave the moment the pid changes
         try (Stream<Path> s = Files.list(ourOwner)) {
             files = s.map(x -> x.getFileName().toString()).sorted().toList();
@@ -289,5 +280,12 @@ class WatcherLockTest {
     private static void signal(String name, long pid) throws Exception {
         Process k = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
         assertEquals(0, k.waitFor(), "kill -" + name + " " + pid);
+    }
+
+    /** A watcher of the rig, once its first check sweep is done and it is in its poll loop. */
+    private Process pollingWatcher() throws Exception {
+        Process p = rig.start("fm-watch.java");
+        WatcherTest.awaitPolling(rig, p);
+        return p;
     }
 }

@@ -10,7 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -23,14 +23,11 @@ import org.junit.jupiter.api.Test;
 class WatcherTest {
     private static final Duration RUN_LIMIT = Duration.ofSeconds(60);
 
-    private final TestKit kit = new TestKit();
+    @AutoClose private final TestKit kit = new TestKit();
     private TestKit.Home rig;
 
     @BeforeEach
     void setUp() throws IOException { rig = rig(kit); }
-
-    @AfterEach
-    void tearDown() { kit.close(); }
 
     // ------------------------------------------------------------------ signals
 
@@ -307,7 +304,7 @@ class WatcherTest {
         Path fake = kit.tempDir("fm-fake-tmux");
         Files.writeString(fake.resolve("idle"), "$ waiting for input\n");
         Files.writeString(fake.resolve("steps"), "frame idle\n");
-        rig.env.put("PATH", TestKit.root().resolve("tests/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
+        rig.env.put("PATH", TestKit.root().resolve("tests/helpers/fake-tmux") + ":/usr/local/bin:/usr/bin:/bin");
         rig.env.put("FAKE_TMUX_DIR", fake.toString());
         rig.write("t.meta", "window=fleet:w\n");
         rig.write(".heartbeat-streak", "4\n");

@@ -1,6 +1,6 @@
-//usr/bin/env true; exec "$(dirname "$0")/../jbang" -Dfm.script="$0" "$0" "$@"
+//usr/bin/env true; exec "$(dirname "$0")/../../jbang" -Dfm.script="$0" "$0" "$@"
 //JAVA 17+
-//SOURCES ../lib/Panes.java
+//SOURCES ../../lib/Panes.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN PanesPoll
 

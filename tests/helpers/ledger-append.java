@@ -1,6 +1,6 @@
-//usr/bin/env true; exec "$(dirname "$0")/../jbang" "$0" "$@"
+//usr/bin/env true; exec "$(dirname "$0")/../../jbang" "$0" "$@"
 //JAVA 17+
-//SOURCES ../lib/Ledger.java
+//SOURCES ../../lib/Ledger.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
 //MAIN LedgerAppend
 
