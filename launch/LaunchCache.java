@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * Run by launch.sh only, in the JDK's single-file source mode, {@code java
  * launch/LaunchCache.java <script> <java> <launch dir>}, or from the jar it compiles of itself
  * (compileSelf), so it needs no build by JBang and stays out of JBang's cache; it therefore
- * sources nothing and keeps its own copies of small helpers (quoting, the effective uid, a JSON reader).
+ * sources nothing and keeps its own copies of small helpers (quoting, a JSON reader).
  * That standalone rule is also why it is one file of more than 450 lines.
  * {@code <java>} is the java ./jbang runs JBang with now (JBang's choice of JDK follows it);
  * {@code <launch dir>} is where launch.sh and this file are (both are inputs of every cache).
@@ -413,17 +413,11 @@ final class LaunchCache {
     }
 
     /**
-     * The effective uid, which the shell's [ -O ] compares with: /proc/self/status, else a new file's owner.
-     * lib/CheckTrust.java reads it the same way; this file keeps its own since it is compiled alone.
+     * The uid this process creates files as, which is what launch.sh's [ -O ] compares with: the
+     * owner of a file made for the purpose. One temporary file per build, and no copy of the
+     * /proc reading lib/CheckTrust.java does (this file compiles alone).
      */
     private static int myUid() throws IOException {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("Uid:")) return Integer.parseInt(l.substring(4).trim().split("\\s+")[1]);
-            }
-        } catch (IOException | RuntimeException e) {
-            // no /proc: below
-        }
         Path probe = Files.createTempFile("fm-launch-uid", null);
         try {
             return (Integer) Files.getAttribute(probe, "unix:uid");
