@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * line, and a probe command whose output shows which code and options ran. Its ./jbang logs each
  * call and then runs the real one, so "no JBang" is a fact read from the log, not a timing. All
  * builds go to a private JBANG_CACHE_DIR (so `jbang cache clear` clears only ours). The rest run
- * the real commands of this checkout.
+ * the real commands of this checkout. One file despite its length: each case needs the same
+ * scratch checkout and its logging ./jbang, which would otherwise be a fixture of its own.
  */
 class FastPathTest {
     private static final Duration LIMIT = Duration.ofMinutes(5);

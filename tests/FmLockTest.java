@@ -25,7 +25,9 @@ import org.junit.jupiter.api.Test;
 /**
  * FmLock in one JVM: threads as contenders, and lock states built on disk exactly as a crashed,
  * paused, foreign or hand-made holder would leave them (docs/lock.md). Process-level races, the
- * command line and debugger-paused contenders are in LockRaceTest.
+ * command line and debugger-paused contenders are in LockRaceTest. One file despite its
+ * length: each hand-made lock state is a case of docs/lock.md "Liveness" and "Identity", and
+ * they share the builders that lay them out on disk.
  */
 class FmLockTest {
     private static final long ME = ProcessHandle.current().pid();

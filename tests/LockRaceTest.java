@@ -29,7 +29,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * FmLock across separate processes: forty-way races, a contention run where holders are
  * killed and paused, the command line, and contenders frozen by a debugger at a chosen step
- * of the protocol (docs/lock.md "Acquire, once").
+ * of the protocol (docs/lock.md "Acquire, once"). One file despite its length: the cases share
+ * the witness, the dead holder's lock and the copied lock jar another user runs.
  */
 class LockRaceTest {
     private static final long ME = ProcessHandle.current().pid();

@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
  * The pane phase (docs/watcher.md "Panes"), run through tests/helpers/panes-poll.java so that PATH and
  * TMUX_TMPDIR reach tmux exactly as they would reach a watcher's. Real tmux servers (each on
  * a private socket directory) for staleness and busy footers; tests/helpers/fake-tmux/tmux for
- * animation, failures, hangs and the exact arguments.
+ * animation, failures, hangs and the exact arguments. One file despite its length: every case
+ * drives the same phase through the same poller, and the stand-in's rules read beside them.
  */
 class PanesTest {
     private static final Path ROOT = TestKit.root();

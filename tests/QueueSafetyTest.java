@@ -33,7 +33,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * appender and watcher processes: a signal while the queue lock guards a half-done step, a
  * nearly full disk, a recycled pid, a leftover that cannot be moved, an overlong line, a full
  * disk mid-append, and the system calls that make it all survive a power loss. Drains are
- * stopped at exact steps under a debugger (JDI), and killed there for a leftover.
+ * stopped at exact steps under a debugger (JDI), and killed there for a leftover. One file
+ * despite its length: the attacks share the small disk, the killed drain's leftover and the
+ * appender, and each reads best beside the promise of docs/state.md it attacks.
  */
 class QueueSafetyTest {
     private static final Duration LIMIT = Duration.ofSeconds(90);

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.Test;
  * fm-status.java, run as users run it, against real watchers, real lock holders and real
  * kills. Every run is also checked to leave the state directory exactly as it found it (names,
  * types, sizes, mtimes, contents, link targets), including while a watcher holds the lock.
+ * One file despite its length: it walks every verdict of one table (docs/status.md "Verdicts"), and the
+ * read-only check wraps each of them. --history and --fleet have classes of their own.
  */
 class StatusTest {
     private static final Duration LIMIT = Duration.ofSeconds(90);

@@ -18,7 +18,8 @@ import java.util.stream.Stream;
 /**
  * Shared test plumbing: where the checkout is, the exact JVM command JBang runs for a
  * script, processes that are always cleaned up, temporary homes, and waiting on conditions
- * (never on fixed sleeps).
+ * (never on fixed sleeps). One file despite its length: every test class reads it first, and
+ * the process bookkeeping and the home fixture share the kit's list of what to clean up.
  */
 final class TestKit implements AutoCloseable {
     private static final Map<String, LaunchCache.Info> INFOS = new HashMap<>();
