@@ -127,13 +127,7 @@ class AdoptWatcherTest extends AdoptHome {
         Path other = new TestKit.Home(kit, "fm-case").home;
         Process peer = kit.start(List.of("sleep", "300"), Map.of(), null);
         assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(peer.pid()).orElse("").startsWith("sleep")));
-        TestKit.Result ps = kit.run(List.of("ps", "-p", Long.toString(peer.pid()), "-o", "lstart=", "-o", "command="),
-                Map.of(), null, LIMIT);
-        Path lock = Files.createDirectories(other.resolve("state/.watch.lock"));
-        Files.writeString(lock.resolve("pid"), peer.pid() + "\n");
-        Files.writeString(lock.resolve("fm-home"), other + "\n");
-        Files.writeString(lock.resolve("watcher-path"), bin.resolve("fm-watch.sh") + "\n");
-        Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
+        bashLock(other, peer.pid(), psLine(peer.pid()));
         // The peer has not beaten yet: the arm waits for its beat (FM_BEACON_MAX_AGE twice, a hang
         // bound here) before it would call it wedged.
         Map<String, String> env = fixture.env("FM_HOME", other.toString(), "FM_ARM_CONFIRM_TIMEOUT", "20",
@@ -171,13 +165,8 @@ class AdoptWatcherTest extends AdoptHome {
         Process stranger = kit.sleeper();
         assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(stranger.pid()).orElse("").startsWith("sleep")));
         assertTrue(TestKit.waitFor(LIMIT, () -> BashIdentity.commandLine(gone.pid()).orElse("").startsWith("sh")));
-        TestKit.Result ps = kit.run(List.of("ps", "-p", Long.toString(gone.pid()), "-o", "lstart=", "-o", "command="),
-                Map.of(), null, LIMIT);
-        Path lock = Files.createDirectories(state.resolve(".watch.lock"));
-        Files.writeString(lock.resolve("pid"), stranger.pid() + "\n");
-        Files.writeString(lock.resolve("fm-home"), home + "\n");
-        Files.writeString(lock.resolve("watcher-path"), bin.resolve("fm-watch.sh") + "\n");
-        Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
+        String goneLine = psLine(gone.pid());
+        Path lock = bashLock(home, stranger.pid(), goneLine);
         Map<String, String> env = fixture.env("FM_HOME", home.toString(), "FM_ARM_CONFIRM_TIMEOUT", "5");
         TestKit.Lines arm = new TestKit.Lines(kit.start(TestKit.command("fm-watch-arm.java"), env, home));
         String started = arm.next(LIMIT);
@@ -188,9 +177,29 @@ class AdoptWatcherTest extends AdoptHome {
         assertEquals(143, arm.exit(LIMIT));
         Files.createDirectories(lock);
         Files.writeString(lock.resolve("pid"), stranger.pid() + "\n");
-        Files.writeString(lock.resolve("pid-identity"), ps.stdout().stripLeading());
+        Files.writeString(lock.resolve("pid-identity"), goneLine);
         TestKit.Result r = adopt();
         assertEquals(0, r.exit(), r.stderr());
         assertTrue(stranger.isAlive());
+    }
+
+    /** The line the bash tools record as a process's identity: {@code ps -o lstart= -o command=}, as ps itself writes it. */
+    private String psLine(long pid) throws IOException {
+        TestKit.Result ps = kit.run(List.of("ps", "-p", Long.toString(pid), "-o", "lstart=", "-o", "command="),
+                Map.of(), null, LIMIT);
+        return ps.stdout().stripLeading();
+    }
+
+    /**
+     * The lock a bash watcher of {@code fmHome} leaves (directory form): {@code pid}, the home, this
+     * home's bin/fm-watch.sh as the watcher's path, and {@code identity} as its ps line.
+     */
+    private Path bashLock(Path fmHome, long pid, String identity) throws IOException {
+        Path lock = Files.createDirectories(fmHome.resolve("state/.watch.lock"));
+        Files.writeString(lock.resolve("pid"), pid + "\n");
+        Files.writeString(lock.resolve("fm-home"), fmHome + "\n");
+        Files.writeString(lock.resolve("watcher-path"), bin.resolve("fm-watch.sh") + "\n");
+        Files.writeString(lock.resolve("pid-identity"), identity);
+        return lock;
     }
 }
