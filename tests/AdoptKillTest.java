@@ -74,10 +74,7 @@ class AdoptKillTest extends AdoptHome {
         byte[] other = "#!/usr/bin/env bash\necho 'put here by git'\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
         Files.write(bin.resolve("fm-guard.sh"), other);
         Tree adopted = Tree.of(home);
-        TestKit.Result clean = adopt("--undo");
-        assertEquals(0, clean.exit(), clean.stderr());
-        Map<String, String> undone = timeless(snapshot(home));
-        assertTrue(undone.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), undone.toString());
+        Map<String, String> undone = finishedKeepingTheGuardsCopy("--undo");
         int moments = 0;
         for (int n = 1; ; n++) {
             adopted.restore(home);
@@ -99,10 +96,7 @@ class AdoptKillTest extends AdoptHome {
         byte[] newer = (fakeTool("fm-guard.sh") + "# newer\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
         Files.write(bin.resolve("fm-guard.sh"), newer);
         Tree start = Tree.of(home);
-        TestKit.Result clean = adopt();
-        assertEquals(0, clean.exit(), clean.stderr());
-        Map<String, String> finished = timeless(snapshot(home));
-        assertTrue(finished.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), finished.toString());
+        Map<String, String> finished = finishedKeepingTheGuardsCopy();
         int moments = 0;
         for (int n = 1; ; n++) {
             start.restore(home);
@@ -141,6 +135,18 @@ class AdoptKillTest extends AdoptHome {
             assertEquals(fixed, Files.readString(bin.resolve(".fm-adopt/fm-guard.sh")), when);
             assertTrue(adopt().stdout().contains("is already adopted"), when);
         }
+    }
+
+    /**
+     * The home after fm-adopt {@code args} ran uninterrupted, which must set a differing copy of
+     * fm-guard.sh aside: what a re-run after each kill must end in (kept copies' times taken out).
+     */
+    private Map<String, String> finishedKeepingTheGuardsCopy(String... args) throws IOException {
+        TestKit.Result clean = adopt(args);
+        assertEquals(0, clean.exit(), clean.stderr());
+        Map<String, String> finished = timeless(snapshot(home));
+        assertTrue(finished.containsKey("bin/.fm-adopt/fm-guard.sh.kept-T"), finished.toString());
+        return finished;
     }
 
     /** Every script is there, every shim has its original kept, and each of {@code copies} is a file under bin/. */
