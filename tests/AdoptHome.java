@@ -21,9 +21,9 @@ import org.junit.jupiter.api.BeforeEach;
 /**
  * The fixture of the fm-adopt tests (AdoptTest, AdoptUpdateTest, AdoptWatcherTest,
  * AdoptKillTest): a throwaway firstmate home, four bash scripts and a library that record
- * how they were called, beside a bash watcher of the home as docs/lock.md describes it; how
- * to run fm-adopt and the home's scripts on it, and how to compare it byte for byte and mode
- * for mode. Each test class extends it, so each test starts from a fresh home and a test's
+ * how they were called (its fm-watch.sh a bash watcher of the home as docs/lock.md describes
+ * it); how to run fm-adopt and the home's scripts on it, and how to compare it byte for byte
+ * and mode for mode. Each test class extends it, so each test starts from a fresh home and a test's
  * body reads as if the home were its own (the tests live in the unnamed package, where a
  * shared static cannot be imported). Its name does not end in Test: tests/run.java runs
  * only the classes that do.
