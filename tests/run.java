@@ -3,7 +3,7 @@
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
 //SOURCES ../lib/Arm.java ../lib/Guard.java ../lib/Status.java
-//SOURCES TestKit.java Debuggee.java helpers/Witness.java *Test.java
+//SOURCES TestKit.java Debuggee.java AdoptHome.java helpers/Witness.java *Test.java
 //JAVA_OPTIONS -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData
 //MAIN run
 
