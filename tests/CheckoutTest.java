@@ -13,11 +13,9 @@ import org.junit.jupiter.api.Test;
 /**
  * A command knows its checkout from itself, however it was started, with FM_HOME naming a home
  * elsewhere: by its path, by a symlink on PATH, by this checkout's ./jbang with the script's
- * path (run implicit or explicit), and by the catalog alias from a directory inside the checkout.
- * Each is checked through fm-status's next line, which names the checkout's arm by its path.
- * `jbang app install` itself is not run here: it edits the user's shell start files. The launcher
- * it writes is `exec jbang run <path> "$@"`; that launcher, with this checkout's jbang as the
- * `jbang` on PATH, is run below.
+ * path (run implicit or explicit), by the catalog alias from a directory inside the checkout,
+ * and by `jbang app install` (with this checkout's ./jbang as the `jbang` on PATH). Each is
+ * checked through fm-status's next line, which names the checkout's arm by its path.
  */
 class CheckoutTest {
     private static final Duration LIMIT = Duration.ofSeconds(180);
@@ -66,15 +64,29 @@ class CheckoutTest {
         assertPlaced(run(List.of(jbang, "fm-status.java"), root), "./jbang fm-status.java");
     }
 
+    /**
+     * The real `jbang app install`, with this checkout's ./jbang as the `jbang` on PATH. It writes
+     * its launcher, and the PATH line it adds to shell start files, under a scratch HOME and
+     * JBANG_DIR; the build cache and the JBang jar are the user's, so nothing is fetched again.
+     */
     @Test
-    void byTheLauncherThatJbangAppInstallWrites() throws Exception {
-        Path bin = Files.createDirectory(kit.tempDir("fm-app").resolve("bin"));
+    void byJbangAppInstall() throws Exception {
+        Path scratch = kit.tempDir("fm-app");
+        Path bin = Files.createDirectory(scratch.resolve("bin"));
         Files.createSymbolicLink(bin.resolve("jbang"), root.resolve("jbang"));
-        Path launcher = Files.writeString(bin.resolve("fm-status"), "#!/bin/sh\nexec jbang run " + root.resolve("fm-status.java")
-                + " \"$@\"\n");
-        Files.setPosixFilePermissions(launcher, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        assertPlaced(run(List.of("sh", "-c", "fm-status"), Path.of("/"), "PATH", bin + ":" + System.getenv("PATH")),
-                "an app install launcher");
+        Path jbangDir = scratch.resolve("jbang-dir");
+        String home = System.getProperty("user.home");
+        String cache = System.getenv().getOrDefault("JBANG_CACHE_DIR", home + "/.jbang/cache");
+        String repo = System.getenv().getOrDefault("MAVEN_REPO_LOCAL", home + "/.m2/repository");
+        String path = jbangDir.resolve("bin") + ":" + bin + ":" + System.getenv("PATH");
+        String[] env = {"HOME", scratch.toString(), "JBANG_DIR", jbangDir.toString(), "JBANG_CACHE_DIR", cache,
+                "MAVEN_REPO_LOCAL", repo, "PATH", path};
+
+        TestKit.Result install = run(List.of(bin.resolve("jbang").toString(), "app", "install", "--name", "fm-status",
+                root.resolve("fm-status.java").toString()), Path.of("/"), env);
+        assertEquals(0, install.exit(), install.stderr());
+        assertTrue(Files.isExecutable(jbangDir.resolve("bin/fm-status")), install.stderr());
+        assertPlaced(run(List.of("sh", "-c", "fm-status"), Path.of("/"), env), "by jbang app install");
     }
 
     @Test
