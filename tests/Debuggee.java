@@ -44,6 +44,12 @@ import java.util.regex.Pattern;
  * Stops are breakpoints, not method-entry events: an entry request puts the whole debuggee in
  * the interpreter with a callback on every call, slow enough under load to blow a test's
  * bounds; a breakpoint costs nothing until it is hit.
+ *
+ * Race: the JDWP agent accepts commands as soon as we attach, but suspends the JVM for its
+ * start only afterwards, just before it sends the VMStartEvent. A resume sent in between finds
+ * nothing to resume and is lost, and the JVM then stays suspended for good, alive and silent
+ * (a few starts in a hundred on a loaded machine). So the first {@link #go} waits for that
+ * event and resumes its set; DebuggeeTest holds the event back to prove it.
  */
 final class Debuggee implements AutoCloseable {
     static final Duration LIMIT = Duration.ofSeconds(90);
@@ -64,6 +70,8 @@ final class Debuggee implements AutoCloseable {
     private ThreadDeathRequest deaths;
     private EventSet stopped;
     private boolean started;
+    /** The VMStartEvent's set: every thread stays suspended until it is resumed. */
+    private final java.util.concurrent.CompletableFuture<EventSet> startEvent = new java.util.concurrent.CompletableFuture<>();
 
     private Debuggee(Process process, VirtualMachine vm, StringBuilder out, StringBuilder err) {
         this.process = process;
@@ -82,6 +90,12 @@ final class Debuggee implements AutoCloseable {
 
     /** As above; with {@code readStdout} false its stdout is closed once the debugger's line is read. */
     static Debuggee start(TestKit kit, List<String> cmd, Map<String, String> env, boolean readStdout) throws Exception {
+        return start(kit, cmd, env, readStdout, port -> port);
+    }
+
+    /** As above, attaching to {@code via.applyAsInt(port)} instead of the debuggee's own port (a test's relay). */
+    static Debuggee start(TestKit kit, List<String> cmd, Map<String, String> env, boolean readStdout,
+            java.util.function.IntUnaryOperator via) throws Exception {
         List<String> c = new ArrayList<>(cmd);
         c.add(1, "-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=127.0.0.1:0");
         Process p = kit.start(c, env, null);
@@ -103,7 +117,7 @@ final class Debuggee implements AutoCloseable {
                 .filter(a -> a.name().equals("com.sun.jdi.SocketAttach")).findFirst().orElseThrow();
         Map<String, Connector.Argument> a = socket.defaultArguments();
         a.get("hostname").setValue("127.0.0.1");
-        a.get("port").setValue(m.group(1));
+        a.get("port").setValue(Integer.toString(via.applyAsInt(Integer.parseInt(m.group(1)))));
         Debuggee d = new Debuggee(p, socket.attach(a), out, err);
         d.pumps.addAll(pumps);
         return d;
@@ -217,16 +231,31 @@ final class Debuggee implements AutoCloseable {
         return true;
     }
 
-    /** Lets the stopped thread go on (the first call starts the JVM). */
-    void go() {
+    /** Lets the stopped thread go on (the first call starts the JVM, once it has reported its start). */
+    void go() throws InterruptedException {
         if (!started) {
             started = true;
-            vm.resume();
+            EventSet start;
+            try {
+                start = startEvent.get(LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                throw new AssertionError("the debuggee never reported its start (waited up to " + LIMIT + "; alive: "
+                        + process.isAlive() + "): " + output() + err());
+            }
+            start.resume();
         } else {
             EventSet s = stopped;
             stopped = null;
             if (s != null) s.resume();
         }
+    }
+
+    /** One command and its reply (an event request made and deleted): everything sent before it has arrived. */
+    void roundTrip() {
+        ClassPrepareRequest r = vm.eventRequestManager().createClassPrepareRequest();
+        r.addClassFilter("no.such.Type");
+        r.enable();
+        vm.eventRequestManager().deleteEventRequest(r);
     }
 
     void holdThreadDeaths() {
@@ -312,9 +341,13 @@ final class Debuggee implements AutoCloseable {
                 EventSet set = vm.eventQueue().remove();
                 boolean stop = false;
                 boolean hold = false;
+                boolean start = false;
                 for (Event e : set) {
-                    if (e instanceof VMDisconnectEvent) return;
-                    if (e instanceof VMStartEvent) hold = true; // suspended until the first go()
+                    if (e instanceof VMDisconnectEvent) {
+                        startEvent.completeExceptionally(new IllegalStateException("disconnected"));
+                        return;
+                    }
+                    if (e instanceof VMStartEvent) start = true;
                     if (e instanceof ClassPrepareEvent prepared) arm(prepared.referenceType());
                     if (e instanceof BreakpointEvent hit && isTarget(hit)) stop = true;
                     if (e instanceof ThreadDeathEvent death) {
@@ -322,7 +355,9 @@ final class Debuggee implements AutoCloseable {
                         hold = true;
                     }
                 }
-                if (stop) {
+                if (start) {
+                    startEvent.complete(set); // suspended until the first go()
+                } else if (stop) {
                     stops.add(set);
                 } else if (hold) {
                     synchronized (held) {
@@ -334,6 +369,8 @@ final class Debuggee implements AutoCloseable {
             }
         } catch (InterruptedException | VMDisconnectedException e) {
             // the debuggee ended
+        } finally {
+            startEvent.completeExceptionally(new IllegalStateException("no more events")); // no-op once started
         }
     }
 
